@@ -1,0 +1,93 @@
+"""Keras -> TFLite flatbuffer through the Larq Compute Engine converter, with the op census
+that proves every binary convolution became an ``LceBconv2d``.
+
+The LCE converter only logs what it cannot lower: an unknown spatial size leaves the binary
+convolutions as float ``tf.Conv2D`` custom ops that no runtime can run. So conversion insists
+on a fixed input shape, and ``check_lowering`` counts the ops of the flatbuffer against the
+layers of the Keras model.
+"""
+
+import collections
+
+import larq_compute_engine as lce
+import tensorflow as tf
+import tf_keras as keras
+from tensorflow.lite.python import schema_py_generated as schema
+from tensorflow.lite.python.schema_util import get_builtin_code_from_operator_code
+
+from lce_models import build_model
+from lce_models.complexity import is_binary_conv
+
+#: Custom ops that LCE's runtime implements; any other custom op cannot run anywhere.
+LCE_CUSTOM_OPS = frozenset({"LceQuantize", "LceDequantize", "LceBconv2d", "LceBMaxPool2d"})
+
+_BUILTIN_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+
+
+class ConversionError(RuntimeError):
+    """The model cannot be converted, or converted into something that would not run right."""
+
+
+def with_fixed_shape(model, input_shape):
+    """Rebuild a network of ``lce_models`` at a fixed (H, W), batch 1, with the same weights."""
+    config = getattr(model, "config", None)
+    if config is None:
+        raise ConversionError("only models made by lce_models.build_model can be rebuilt")
+    fixed = build_model(config, input_shape=tuple(input_shape), batch_size=1)
+    fixed.set_weights(model.get_weights())
+    return fixed
+
+
+def convert(model):
+    """Convert a Keras model with a fixed input shape to an LCE flatbuffer (float32 in/out)."""
+    shape = model.input_shape
+    if any(d is None for d in shape[1:3]):
+        raise ConversionError(
+            f"input height/width must be fixed for conversion, got {shape[1:3]}: without them "
+            "LCE leaves the binary convolutions as float tf.Conv2D custom ops "
+            "(use with_fixed_shape)"
+        )
+    return lce.convert_keras_model(
+        model, inference_input_type=tf.float32, inference_output_type=tf.float32
+    )
+
+
+def op_census(flatbuffer):
+    """Count the operators of every subgraph of a flatbuffer, by builtin or custom name."""
+    model = schema.Model.GetRootAsModel(flatbuffer, 0)
+    census = collections.Counter()
+    for s in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(s)
+        for i in range(graph.OperatorsLength()):
+            code = model.OperatorCodes(graph.Operators(i).OpcodeIndex())
+            builtin = get_builtin_code_from_operator_code(code)
+            if builtin == schema.BuiltinOperator.CUSTOM:
+                census[code.CustomCode().decode()] += 1
+            else:
+                census[_BUILTIN_NAMES[builtin]] += 1
+    return census
+
+
+def expected_convolutions(model):
+    """(binary, float) convolution counts of a Keras model."""
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    binary = sum(is_binary_conv(layer) for layer in convs)
+    return binary, len(convs) - binary
+
+
+def check_lowering(model, census):
+    """Raise ``ConversionError`` unless each binary conv of ``model`` is an ``LceBconv2d``, each
+    float conv a ``CONV_2D``, and no custom op is left that LCE's runtime lacks."""
+    binary, floating = expected_convolutions(model)
+    problems = []
+    if census["LceBconv2d"] != binary:
+        problems.append(f"{binary} binary convolutions but {census['LceBconv2d']} LceBconv2d")
+    if census["CONV_2D"] != floating:
+        problems.append(f"{floating} float convolutions but {census['CONV_2D']} CONV_2D")
+    stray = sorted(
+        op for op in census if op not in LCE_CUSTOM_OPS and op not in _BUILTIN_NAMES.values()
+    )
+    if stray:
+        problems.append(f"custom ops no runtime implements: {', '.join(stray)}")
+    if problems:
+        raise ConversionError("; ".join(problems))

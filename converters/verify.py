@@ -1,0 +1,71 @@
+"""Run a converted flatbuffer beside its Keras model and measure how far apart they are."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+from larq_compute_engine.tflite.python.interpreter import Interpreter
+from tensorflow.lite.python import schema_py_generated as schema
+
+from converters.tflite import convert
+from lce_models.complexity import is_binary_conv
+
+
+@dataclass(frozen=True)
+class Agreement:
+    max_abs_diff: float
+    psnr_db: float  # of the converted output against the Keras output, peak 1.0
+
+    def as_dict(self):
+        return {"max_abs_diff": self.max_abs_diff, "psnr_db": self.psnr_db}
+
+
+def run_tflite(flatbuffer, x, num_threads=2):
+    """Run an LCE flatbuffer on a batch ``x`` (one image at a time, as it was converted)."""
+    return Interpreter(flatbuffer, num_threads=num_threads).predict(np.asarray(x, np.float32))
+
+
+def agreement(reference, candidate):
+    """Max abs difference and PSNR (peak 1.0, images in [0, 1]) between two outputs."""
+    reference = np.asarray(reference, np.float32)
+    candidate = np.asarray(candidate, np.float32)
+    psnr = tf.image.psnr(reference, candidate, max_val=1.0).numpy()
+    return Agreement(float(np.abs(reference - candidate).max()), float(np.min(psnr)))
+
+
+def sign_flip_share(model, x, num_threads=2):
+    """Share of binarized activations whose sign differs between Keras and the LCE flatbuffer.
+
+    Converts a probe of ``model`` that also outputs the input of every binary convolution
+    (the tensor its sign is taken of) and compares signs with sign(0) = +1, as larq and LCE
+    binarize. Float differences (folded constants, fused ops) flip the few values that sit
+    next to zero, and a flip changes everything downstream of it.
+    """
+    probes = [layer.input for layer in model.layers if is_binary_conv(layer)]
+    if not probes:
+        return 0.0
+    probe = keras.Model(model.inputs, probes)
+    flatbuffer = convert(probe)
+    want = probe.predict(x, verbose=0)
+    want = want if isinstance(want, list) else [want]
+    got = run_tflite(flatbuffer, x, num_threads)
+    got = got if isinstance(got, list) else [got]
+    flipped = total = 0
+    for index, g in zip(keras_output_indices(flatbuffer), got):
+        flipped += int(np.count_nonzero((want[index] >= 0) != (g >= 0)))
+        total += g.size
+    return flipped / total
+
+
+def keras_output_indices(flatbuffer):
+    """For each output of the flatbuffer, the index of the Keras model output it is.
+
+    The converter reorders outputs; their tensor names (``StatefulPartitionedCall:N``) keep N.
+    """
+    model = schema.Model.GetRootAsModel(flatbuffer, 0)
+    graph = model.Subgraphs(0)
+    names = [graph.Tensors(graph.Outputs(i)).Name().decode() for i in range(graph.OutputsLength())]
+    if len(names) == 1:
+        return [0]
+    return [int(name.rpartition(":")[2]) for name in names]

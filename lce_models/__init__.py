@@ -1,0 +1,16 @@
+"""1-bit image-restoration networks in tf_keras 2 + larq, built to convert to Larq Compute Engine.
+
+TensorFlow 2.16 binds ``tf.keras`` to Keras 3 unless ``TF_USE_LEGACY_KERAS=1`` is set before
+TensorFlow is first imported; larq and the LCE converter need Keras 2 (``tf_keras``), so the
+package sets it on import. Import ``lce_models`` before ``tensorflow``.
+"""
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+# TensorFlow's C++ info lines drown the tools' own output; warnings and errors still show.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+from lce_models.networks import NETWORKS, NetworkConfig, build_model  # noqa: E402
+
+__all__ = ["NETWORKS", "NetworkConfig", "build_model"]

@@ -1,0 +1,132 @@
+"""Small float layers that the binary units and networks are made of.
+
+Each one lowers to plain TFLite builtins (ADD, PRELU, DEPTH_TO_SPACE, GATHER, FULLY_CONNECTED),
+so none of them blocks the LCE converter or needs a custom op at run time.
+"""
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+register = keras.utils.register_keras_serializable(package="lce_models")
+
+
+@register
+class LearnableBias(keras.layers.Layer):
+    """Per-channel learnable shift ``x + b``, zero-initialised.
+
+    Before a sign it is the learnable threshold of ReActNet's RSign (Liu et al., ECCV 2020,
+    Eq. 1); it is also the two shifts of RPReLU.
+    """
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(
+            name="bias", shape=(input_shape[-1],), initializer="zeros", trainable=True
+        )
+
+    def call(self, x):
+        return x + self.bias
+
+
+@register
+class RPReLU(keras.layers.Layer):
+    """ReActNet's RPReLU (Liu et al., ECCV 2020, Eq. 3): ``PReLU(x - gamma) + zeta``.
+
+    Per-channel shift, PReLU with a per-channel slope (0.25 at start, as ``torch.nn.PReLU``),
+    per-channel shift. Written as two ``LearnableBias`` around the Keras PReLU so that the
+    TFLite converter emits ADD, PRELU, ADD.
+    """
+
+    def __init__(self, alpha_initializer=0.25, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha_initializer = alpha_initializer
+
+    def build(self, input_shape):
+        self.shift_in = LearnableBias(name="shift_in")
+        self.prelu = keras.layers.PReLU(
+            alpha_initializer=keras.initializers.Constant(self.alpha_initializer),
+            shared_axes=[1, 2],
+            name="prelu",
+        )
+        self.shift_out = LearnableBias(name="shift_out")
+        for layer in (self.shift_in, self.prelu, self.shift_out):
+            layer.build(input_shape)
+
+    def call(self, x):
+        return self.shift_out(self.prelu(self.shift_in(x)))
+
+    def get_config(self):
+        return {**super().get_config(), "alpha_initializer": self.alpha_initializer}
+
+
+@register
+class PixelShuffle(keras.layers.Layer):
+    """Sub-pixel upsampling (Shi et al., CVPR 2016): (H, W, r*r*C) -> (r*H, r*W, C).
+
+    TensorFlow's ``depth_to_space`` (one TFLite op). Its channel order is (dy, dx, c), not the
+    (c, dy, dx) of ``torch.nn.PixelShuffle``: weights imported from PyTorch must be permuted.
+    """
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = int(factor)
+
+    def call(self, x):
+        return tf.nn.depth_to_space(x, self.factor)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@register
+class ChannelRepeat(keras.layers.Layer):
+    """Widen C channels to ``channels`` by repeating each one (the BBCU-H residual).
+
+    Channel i of the output is input channel ``i // (channels // C)`` while that is < C, then
+    the first ``channels % C`` input channels again: ``torch.repeat_interleave`` followed by
+    concatenation, as in the reference code (64 = 3 * 21 + 1). One GATHER op.
+    """
+
+    def __init__(self, channels, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = int(channels)
+
+    def build(self, input_shape):
+        c = int(input_shape[-1])
+        if self.channels < c:
+            raise ValueError(f"ChannelRepeat cannot narrow {c} channels to {self.channels}")
+        rep = self.channels // c
+        self.index = [i // rep for i in range(rep * c)] + list(range(self.channels % c))
+
+    def call(self, x):
+        return tf.gather(x, self.index, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels}
+
+
+@register
+class ChannelGroupMean(keras.layers.Layer):
+    """Narrow C channels to ``channels`` by averaging contiguous groups (the BBCU-T residual).
+
+    Input channel i belongs to group ``i * channels // C``; groups differ in size by at most
+    one when C is not a multiple of ``channels``. A fixed matrix product (FULLY_CONNECTED).
+    """
+
+    def __init__(self, channels, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = int(channels)
+
+    def build(self, input_shape):
+        c = int(input_shape[-1])
+        if self.channels > c:
+            raise ValueError(f"ChannelGroupMean cannot widen {c} channels to {self.channels}")
+        group = np.arange(c) * self.channels // c
+        matrix = (group[:, None] == np.arange(self.channels)[None, :]).astype("float32")
+        self.matrix = tf.constant(matrix / matrix.sum(axis=0, keepdims=True))
+
+    def call(self, x):
+        return tf.tensordot(x, self.matrix, axes=1)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels}

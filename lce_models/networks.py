@@ -1,0 +1,207 @@
+"""Whole networks, built by name from a ``NetworkConfig``.
+
+=============  ====================  =========================================================
+name           task                  topology
+=============  ====================  =========================================================
+bbcu-l         SR x2/x3/x4           float head + LReLU, 16 blocks of two BBCU units, float
+                                     pixel-shuffle upsampler, float HR and last conv, bilinear
+                                     global residual, residual alignment k (paper Sec. 4.1)
+bbcu-m         SR x2/x3/x4           as bbcu-l with a binary upsampler (BBCU-U) and a binary
+                                     HR conv (BBCU-B)
+srresnet-fp    SR x2/x3/x4           the same topology in float: 16 residual blocks
+                                     conv-ReLU-conv (MSRResNet of BasicSR), the float baseline
+bbcu-dn        denoising             DnCNN: float head conv + ReLU, 18 BBCU units, float tail
+                                     conv, output = input - predicted noise, k
+bbcu-car       JPEG artifacts        the same DnCNN, grayscale by default
+=============  ====================  =========================================================
+
+Models take float32 images in [0, 1], NHWC, and return the same.
+"""
+
+from dataclasses import asdict, dataclass, field, replace
+
+import tf_keras as keras
+
+from lce_models.layers import PixelShuffle
+from lce_models.units import BBCU, BBCUUp, VARIANTS, check_unit_options
+
+
+class ConfigurationError(ValueError):
+    """A network configuration that cannot be built (one clear line, for the tools to print)."""
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    task: str
+    scales: tuple
+    channels: int
+    depth: int
+    binary: bool
+    description: str
+    builder: object = field(repr=False)
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Everything that fixes a network's graph; JSON-friendly (``asdict``).
+
+    Fields left as None take the network's default: ``scale`` 4 for SR (1 otherwise),
+    ``channels`` and ``depth`` from the registry, ``k = 130 * n_feats / 64`` for binary
+    networks whose variant uses residual alignment (paper Sec. 3.2), else 1.
+    ``depth`` counts blocks of two units for SR, units for DnCNN.
+    """
+
+    name: str
+    scale: int | None = None
+    channels: int | None = None
+    n_feats: int = 64
+    depth: int | None = None
+    variant: str = "v4"
+    padding: str = "zero"
+    k: float | None = None
+
+    def resolved(self):
+        """The same config with every default filled in, after validation."""
+        spec = NETWORKS.get(self.name)
+        if spec is None:
+            raise ConfigurationError(
+                f"unknown network {self.name!r}; choose from {', '.join(NETWORKS)}"
+            )
+        scale = self.scale if self.scale is not None else (4 if spec.task == "sr" else 1)
+        if scale not in spec.scales:
+            allowed = ", ".join(str(s) for s in spec.scales)
+            raise ConfigurationError(f"{self.name} supports scale {allowed}, not {scale}")
+        try:
+            check_unit_options(self.variant, self.padding)
+        except ValueError as e:
+            raise ConfigurationError(str(e)) from None
+        if not spec.binary and (self.variant, self.padding) != ("v4", "zero"):
+            raise ConfigurationError(f"{self.name} is a float network: no variant or padding")
+        channels = self.channels or spec.channels
+        if channels not in (1, 3):
+            raise ConfigurationError(f"channels must be 1 (gray) or 3 (RGB), not {channels}")
+        if self.n_feats < channels or (self.depth is not None and self.depth < 1):
+            raise ConfigurationError("n_feats must be >= channels and depth >= 1")
+        k = self.k
+        if k is None:
+            aligned = spec.binary and VARIANTS[self.variant].residual_alignment
+            k = 130.0 * self.n_feats / 64 if aligned else 1.0
+        return replace(
+            self, scale=scale, channels=channels, depth=self.depth or spec.depth, k=float(k)
+        )
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def build_model(config, input_shape=(None, None), batch_size=None):
+    """Build the Keras model of ``config`` (a ``NetworkConfig`` or a network name).
+
+    ``input_shape`` is the LR (H, W); leave None for training on any size, fix it (and
+    ``batch_size=1``) for conversion to TFLite.
+    """
+    if isinstance(config, str):
+        config = NetworkConfig(config)
+    config = config.resolved()
+    spec = NETWORKS[config.name]
+    inputs = keras.Input((*input_shape, config.channels), batch_size=batch_size, name="image")
+    outputs = spec.builder(inputs, config)
+    model = keras.Model(inputs, outputs, name=f"{config.name}_x{config.scale}")
+    model.config = config
+    return model
+
+
+def _float_conv(filters, name, use_bias=True):
+    # BasicSR's default_init_weights: Kaiming normal (fan_in, ReLU gain) scaled by 0.1.
+    return keras.layers.Conv2D(
+        filters,
+        3,
+        padding="same",
+        use_bias=use_bias,
+        kernel_initializer=keras.initializers.VarianceScaling(0.02, "fan_in", "untruncated_normal"),
+        name=name,
+    )
+
+
+def _lrelu(name):
+    return keras.layers.LeakyReLU(0.1, name=name)
+
+
+def _upsample_factors(scale):
+    # x4 is two x2 stages, as in the reference code; x2 and x3 one stage.
+    return (2, 2) if scale == 4 else (scale,)
+
+
+def _float_residual_block(x, filters, name):
+    y = _float_conv(filters, f"{name}_conv1")(x)
+    y = keras.layers.ReLU(name=f"{name}_relu")(y)
+    y = _float_conv(filters, f"{name}_conv2")(y)
+    return keras.layers.Add(name=f"{name}_add")([x, y])
+
+
+def _sr_network(image, c, binary_body, binary_upsampler):
+    n = c.n_feats
+    x = keras.layers.Rescaling(c.k, name="align_in")(image)
+    feat = _lrelu("head_lrelu")(_float_conv(n, "head_conv")(x))
+    unit = dict(variant=c.variant, padding=c.padding)
+    for b in range(c.depth):
+        if binary_body:
+            for u in (1, 2):
+                feat = BBCU(**unit, name=f"block{b + 1:02d}_unit{u}")(feat)
+        else:
+            feat = _float_residual_block(feat, n, f"block{b + 1:02d}")
+    for i, r in enumerate(_upsample_factors(c.scale), 1):
+        if binary_upsampler:
+            feat = BBCUUp(factor=r, **unit, name=f"up{i}")(feat)
+        else:
+            feat = _float_conv(n * r * r, f"up{i}_conv")(feat)
+            feat = _lrelu(f"up{i}_lrelu")(PixelShuffle(r, name=f"up{i}_shuffle")(feat))
+    if binary_upsampler:
+        feat = BBCU(**unit, name="hr")(feat)
+    else:
+        feat = _float_conv(n, "hr_conv")(feat)
+    out = _float_conv(c.channels, "last_conv")(_lrelu("hr_lrelu")(feat))
+    base = keras.layers.UpSampling2D(c.scale, interpolation="bilinear", name="base")(x)
+    out = keras.layers.Add(name="global_residual")([out, base])
+    return keras.layers.Rescaling(1.0 / c.k, name="align_out")(out)
+
+
+def bbcu_l(image, config):
+    """BBCU-L: binary body, float upsampler and tail (paper Table 1)."""
+    return _sr_network(image, config, binary_body=True, binary_upsampler=False)
+
+
+def bbcu_m(image, config):
+    """BBCU-M: binary body, upsampler (BBCU-U) and HR conv (BBCU-B) (paper Table 1)."""
+    return _sr_network(image, config, binary_body=True, binary_upsampler=True)
+
+
+def srresnet_fp(image, config):
+    """MSRResNet, the float network BBCU-L is binarized from."""
+    return _sr_network(image, config, binary_body=False, binary_upsampler=False)
+
+
+def bbcu_dncnn(image, config):
+    """DnCNN with BBCU units (reference ``network_dncnn_bin.DnCNN``): predicts the noise or
+    the compression residual and subtracts it from the (k-scaled) input."""
+    x = keras.layers.Rescaling(config.k, name="align_in")(image)
+    feat = _float_conv(config.n_feats, "head_conv", use_bias=False)(x)
+    feat = keras.layers.ReLU(name="head_relu")(feat)
+    for u in range(config.depth):
+        feat = BBCU(config.variant, config.padding, name=f"unit{u + 1:02d}")(feat)
+    noise = _float_conv(config.channels, "tail_conv", use_bias=False)(feat)
+    out = keras.layers.Subtract(name="remove_noise")([x, noise])
+    return keras.layers.Rescaling(1.0 / config.k, name="align_out")(out)
+
+
+NETWORKS = {
+    "bbcu-l": NetworkSpec("sr", (2, 3, 4), 3, 16, True, "BBCU-L super-resolution", bbcu_l),
+    "bbcu-m": NetworkSpec("sr", (2, 3, 4), 3, 16, True, "BBCU-M super-resolution", bbcu_m),
+    "srresnet-fp": NetworkSpec(
+        "sr", (2, 3, 4), 3, 16, False, "float SRResNet baseline", srresnet_fp
+    ),
+    "bbcu-dn": NetworkSpec("denoise", (1,), 3, 18, True, "BBCU DnCNN denoiser", bbcu_dncnn),
+    "bbcu-car": NetworkSpec(
+        "jpeg", (1,), 1, 18, True, "BBCU DnCNN JPEG artifact removal", bbcu_dncnn
+    ),
+}
