@@ -52,20 +52,23 @@ def sign_flip_share(model, x, num_threads=2):
     got = run_tflite(flatbuffer, x, num_threads)
     got = got if isinstance(got, list) else [got]
     flipped = total = 0
-    for index, g in zip(keras_output_indices(flatbuffer), got):
-        flipped += int(np.count_nonzero((want[index] >= 0) != (g >= 0)))
+    for name, g in zip(output_names(flatbuffer), got):
+        w = want[probe.output_names.index(name)]
+        flipped += int(np.count_nonzero((w >= 0) != (g >= 0)))
         total += g.size
     return flipped / total
 
 
-def keras_output_indices(flatbuffer):
-    """For each output of the flatbuffer, the index of the Keras model output it is.
+def output_names(flatbuffer):
+    """The Keras output name of each output of the flatbuffer, in the interpreter's order.
 
-    The converter reorders outputs; their tensor names (``StatefulPartitionedCall:N``) keep N.
+    The converter reorders outputs; its signature keeps the Keras names with tensor indices.
     """
     model = schema.Model.GetRootAsModel(flatbuffer, 0)
     graph = model.Subgraphs(0)
-    names = [graph.Tensors(graph.Outputs(i)).Name().decode() for i in range(graph.OutputsLength())]
-    if len(names) == 1:
-        return [0]
-    return [int(name.rpartition(":")[2]) for name in names]
+    signature = model.SignatureDefs(0)
+    by_tensor = {
+        signature.Outputs(i).TensorIndex(): signature.Outputs(i).Name().decode()
+        for i in range(signature.OutputsLength())
+    }
+    return [by_tensor[graph.Outputs(i)] for i in range(graph.OutputsLength())]

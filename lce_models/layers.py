@@ -23,6 +23,7 @@ class LearnableBias(keras.layers.Layer):
         self.bias = self.add_weight(
             name="bias", shape=(input_shape[-1],), initializer="zeros", trainable=True
         )
+        super().build(input_shape)
 
     def call(self, x):
         return x + self.bias
@@ -40,8 +41,6 @@ class RPReLU(keras.layers.Layer):
     def __init__(self, alpha_initializer=0.25, **kwargs):
         super().__init__(**kwargs)
         self.alpha_initializer = alpha_initializer
-
-    def build(self, input_shape):
         self.shift_in = LearnableBias(name="shift_in")
         self.prelu = keras.layers.PReLU(
             alpha_initializer=keras.initializers.Constant(self.alpha_initializer),
@@ -49,8 +48,11 @@ class RPReLU(keras.layers.Layer):
             name="prelu",
         )
         self.shift_out = LearnableBias(name="shift_out")
+
+    def build(self, input_shape):
         for layer in (self.shift_in, self.prelu, self.shift_out):
             layer.build(input_shape)
+        super().build(input_shape)
 
     def call(self, x):
         return self.shift_out(self.prelu(self.shift_in(x)))
@@ -97,6 +99,7 @@ class ChannelRepeat(keras.layers.Layer):
             raise ValueError(f"ChannelRepeat cannot narrow {c} channels to {self.channels}")
         rep = self.channels // c
         self.index = [i // rep for i in range(rep * c)] + list(range(self.channels % c))
+        super().build(input_shape)
 
     def call(self, x):
         return tf.gather(x, self.index, axis=-1)
@@ -124,6 +127,7 @@ class ChannelGroupMean(keras.layers.Layer):
         group = np.arange(c) * self.channels // c
         matrix = (group[:, None] == np.arange(self.channels)[None, :]).astype("float32")
         self.matrix = tf.constant(matrix / matrix.sum(axis=0, keepdims=True))
+        super().build(input_shape)
 
     def call(self, x):
         return tf.tensordot(x, self.matrix, axes=1)

@@ -1,0 +1,43 @@
+import lce_models  # noqa: F401  (selects Keras 2 before TensorFlow loads)
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from lce_models.complexity import is_binary_conv
+
+
+def is_float_conv(layer):
+    return isinstance(layer, keras.layers.Conv2D) and not is_binary_conv(layer)
+
+
+def randomize_weights(model, seed=0):
+    """Move every weight away from its initial value, as training would, keeping its scale.
+
+    Each weight is scaled by U(0.5, 1.5) and given noise of a tenth of its tensor's spread;
+    zero-initialised shifts, which would sit exactly on the sign threshold, get N(0, 0.1).
+    Float kernels outside residual blocks are also scaled by 10, undoing the 0.1 of BasicSR's
+    initialisation, so that the learned branch, not the bilinear residual, dominates the
+    output (inside the 16 float residual blocks of srresnet-fp that gain would compound).
+    BatchNorm variances stay positive.
+    """
+    rng = np.random.default_rng(seed)
+    layer_of = {v.ref(): layer for layer in model.layers for v in layer.weights}
+    weights = []
+    for var in model.weights:
+        w = var.numpy()
+        spread = float(np.std(w)) or 1.0
+        if "moving_variance" in var.name:
+            w = w * rng.uniform(0.5, 2.0, w.shape)
+        else:
+            w = w * rng.uniform(0.5, 1.5, w.shape) + rng.normal(0.0, 0.1 * spread, w.shape)
+            layer = layer_of[var.ref()]
+            if "kernel" in var.name and is_float_conv(layer) and not layer.name.startswith("block"):
+                w = w * 10.0
+        weights.append(w.astype(np.float32))
+    model.set_weights(weights)
+    return model
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
