@@ -1,0 +1,39 @@
+"""What the command-line tools share: argument types and one-line errors for user mistakes."""
+
+import argparse
+import functools
+import sys
+
+from lce_models.networks import ConfigurationError
+
+#: Exit status for a user mistake (bad flag, unknown model, missing file), as argparse uses.
+USAGE_ERROR = 2
+
+
+class UserError(Exception):
+    """A mistake of the user's: printed as one line, exit status 2, no traceback."""
+
+
+def size(text):
+    """argparse type for ``HxW`` (e.g. ``180x320``)."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HxW such as 180x320, got {text!r}") from None
+    if h < 1 or w < 1:
+        raise argparse.ArgumentTypeError(f"height and width must be positive, got {text!r}")
+    return h, w
+
+
+def main(function):
+    """Run a tool's ``main``: user mistakes become ``error: ...`` and exit status 2."""
+
+    @functools.wraps(function)
+    def wrapper(argv=None):
+        try:
+            return function(argv)
+        except (UserError, ConfigurationError, FileNotFoundError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return USAGE_ERROR
+
+    return wrapper

@@ -1,0 +1,18 @@
+"""README's two set-up commands are the ones CI runs."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def shell_lines(text):
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_ci_runs_the_readme_commands():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = shell_lines(block)
+    assert len(commands) == 2
+    ci = shell_lines((ROOT / ".ci" / "run").read_text())
+    assert ci[-2:] == commands
