@@ -46,3 +46,55 @@ def sample_image(height, width, channels=3, path=None):
         w, h = img.size
     left, top = (w - width) // 2, (h - height) // 2
     return to_array(img.crop((left, top, left + width, top + height)))
+
+
+def image_files(folder):
+    """The image files (PNG, JPEG, BMP) of a folder, sorted; a clear error if there are none."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"no PNG/JPEG/BMP images in {folder}")
+    return files
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+class SRPatches:
+    """Random (LR, HR) training pairs for x``scale`` SR, drawn from images kept in memory.
+
+    HR patches of ``scale * lr_patch`` pixels are cropped at random, flipped and rotated by a
+    multiple of 90 degrees; the LR patch is their Pillow bicubic (antialiased) downscale.
+    """
+
+    def __init__(self, folders, scale, lr_patch=48, channels=3, seed=0):
+        self.images = [np.asarray(open_image(f, channels)) for d in folders for f in image_files(d)]
+        self.scale, self.lr_patch, self.channels = scale, lr_patch, channels
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, size):
+        hr_size = self.scale * self.lr_patch
+        lrs, hrs = [], []
+        while len(hrs) < size:
+            image = self.images[self.rng.integers(len(self.images))]
+            h, w = image.shape[:2]
+            if h < hr_size or w < hr_size:
+                continue
+            top, left = self.rng.integers(h - hr_size + 1), self.rng.integers(w - hr_size + 1)
+            patch = image[top : top + hr_size, left : left + hr_size]
+            patch = np.rot90(patch, self.rng.integers(4))
+            if self.rng.integers(2):
+                patch = patch[:, ::-1]
+            patch = Image.fromarray(np.ascontiguousarray(patch))
+            lrs.append(to_array(patch.resize((self.lr_patch,) * 2, Image.BICUBIC)))
+            hrs.append(to_array(patch))
+        return np.stack(lrs), np.stack(hrs)
+
+
+def sr_pairs(set_name, scale, channels=3):
+    """(name, LR, HR cropped to scale * LR size) of a benchmark set of the shared data."""
+    root = DATA_ROOT / "test" / set_name
+    for hr_path in image_files(root / "HR"):
+        lr = to_array(open_image(root / f"x{scale}" / "LR" / hr_path.name, channels))
+        hr = to_array(open_image(hr_path, channels))
+        yield hr_path.stem, lr, hr[: lr.shape[0] * scale, : lr.shape[1] * scale]

@@ -25,10 +25,10 @@ reference code pads the sign output with zeros) or ``"one"`` (+1, which LCE's bi
 kernels compute directly, with no correction term for the border pixels).
 """
 
+import logging
 from dataclasses import dataclass
 
 import larq as lq
-import logging
 import tf_keras as keras
 
 from lce_models import quantizers
