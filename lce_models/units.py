@@ -130,16 +130,23 @@ class BBCU:
         return out
 
 
-class BBCUHead(BBCU):
-    """BBCU-H, the head: C_in image channels to ``filters``; residual is the input repeated
-    along channels to ``filters`` (paper Sec. 3.3)."""
+class _ChannelChangingBBCU(BBCU):
+    """A unit whose binary conv maps the input's channels to ``filters``."""
 
-    def __init__(self, filters=64, **kwargs):
+    def __init__(self, filters, **kwargs):
         super().__init__(**kwargs)
         self.filters = filters
 
     def conv_filters(self, in_channels):
         return self.filters
+
+
+class BBCUHead(_ChannelChangingBBCU):
+    """BBCU-H, the head: C_in image channels to ``filters``; residual is the input repeated
+    along channels to ``filters`` (paper Sec. 3.3)."""
+
+    def __init__(self, filters=64, **kwargs):
+        super().__init__(filters, **kwargs)
 
     def residual(self, x):
         return ChannelRepeat(self.filters, name=self._name("repeat"))(x)
@@ -163,16 +170,12 @@ class BBCUUp(BBCU):
         return keras.layers.UpSampling2D(self.factor, name=self._name("nearest"))(x)
 
 
-class BBCUTail(BBCU):
+class BBCUTail(_ChannelChangingBBCU):
     """BBCU-T, the tail: C features to ``filters`` output channels (e.g. 3); residual is the
     input averaged over ``filters`` contiguous channel groups, the mirror of BBCU-H's repeat."""
 
     def __init__(self, filters=3, **kwargs):
-        super().__init__(**kwargs)
-        self.filters = filters
-
-    def conv_filters(self, in_channels):
-        return self.filters
+        super().__init__(filters, **kwargs)
 
     def residual(self, x):
         return ChannelGroupMean(self.filters, name=self._name("group_mean"))(x)
