@@ -47,9 +47,16 @@ def convert(model):
             "LCE leaves the binary convolutions as float tf.Conv2D custom ops "
             "(use with_fixed_shape)"
         )
-    return lce.convert_keras_model(
-        model, inference_input_type=tf.float32, inference_output_type=tf.float32
-    )
+    # The converter's SavedModel round trip warns that metrics were never compiled: noise here.
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        return lce.convert_keras_model(
+            model, inference_input_type=tf.float32, inference_output_type=tf.float32
+        )
+    finally:
+        logger.setLevel(level)
 
 
 def op_census(flatbuffer):

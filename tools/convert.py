@@ -59,6 +59,7 @@ def main(argv=None):
         args.model, args.scale, channels=args.channels, variant=args.variant, padding=args.padding
     ).resolved()
     h, w = args.input_size
+    photo = sample_image(h, w, config.channels, args.image)[None]  # fail fast on a bad path
     model = build_model(config, (h, w), batch_size=1)
     log("WARNING: no trained weights ship yet; converting a freshly initialised network")
 
@@ -74,7 +75,6 @@ def main(argv=None):
         return 1
 
     log("verifying against Keras on a photograph and on random input ...")
-    photo = sample_image(h, w, config.channels, args.image)[None]
     noise = np.random.default_rng(0).random((1, h, w, config.channels), np.float32)
     checks = {}
     for label, x in (("photo", photo), ("random", noise)):
