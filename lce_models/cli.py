@@ -4,6 +4,7 @@ import argparse
 import functools
 import sys
 
+from lce_models.model_card import ModelCardError
 from lce_models.networks import ConfigurationError
 
 #: Exit status for a user mistake (bad flag, unknown model, missing file), as argparse uses.
@@ -32,7 +33,7 @@ def main(function):
     def wrapper(argv=None):
         try:
             return function(argv)
-        except (UserError, ConfigurationError, FileNotFoundError) as e:
+        except (UserError, ConfigurationError, ModelCardError, FileNotFoundError) as e:
             print(f"error: {e}", file=sys.stderr)
             return USAGE_ERROR
 

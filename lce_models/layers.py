@@ -34,8 +34,9 @@ class RPReLU(keras.layers.Layer):
     """ReActNet's RPReLU (Liu et al., ECCV 2020, Eq. 3): ``PReLU(x - gamma) + zeta``.
 
     Per-channel shift, PReLU with a per-channel slope (0.25 at start, as ``torch.nn.PReLU``),
-    per-channel shift. Written as two ``LearnableBias`` around the Keras PReLU so that the
-    TFLite converter emits ADD, PRELU, ADD.
+    per-channel shift. Built from the Keras PReLU, whose form the TFLite converter matches to
+    one PRELU op (a hand-written relu(y) - a * relu(-y) is left as five ops). The sublayers
+    build on first call, inside this layer's name scope, so weight names stay unique.
     """
 
     def __init__(self, alpha_initializer=0.25, **kwargs):
@@ -43,16 +44,11 @@ class RPReLU(keras.layers.Layer):
         self.alpha_initializer = alpha_initializer
         self.shift_in = LearnableBias(name="shift_in")
         self.prelu = keras.layers.PReLU(
-            alpha_initializer=keras.initializers.Constant(self.alpha_initializer),
+            alpha_initializer=keras.initializers.Constant(alpha_initializer),
             shared_axes=[1, 2],
             name="prelu",
         )
         self.shift_out = LearnableBias(name="shift_out")
-
-    def build(self, input_shape):
-        for layer in (self.shift_in, self.prelu, self.shift_out):
-            layer.build(input_shape)
-        super().build(input_shape)
 
     def call(self, x):
         return self.shift_out(self.prelu(self.shift_in(x)))

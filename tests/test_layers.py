@@ -15,7 +15,7 @@ def test_learnable_bias_adds_per_channel():
 
 def test_rprelu_forward_and_gradient():
     layer = RPReLU()
-    layer.build((None, 1, 3, 1))
+    layer(np.zeros((1, 1, 3, 1), np.float32))  # builds the sublayers
     assert [w.shape for w in layer.get_weights()] == [(1,), (1, 1, 1), (1,)]
     np.testing.assert_allclose(layer.get_weights()[1], 0.25)  # torch.nn.PReLU's start
     layer.set_weights([np.array([0.5]), np.full((1, 1, 1), 0.25), np.array([-1.0])])

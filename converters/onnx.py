@@ -1,0 +1,78 @@
+"""Keras -> ONNX through tf2onnx, simplified with onnxsim, for desktop runtimes.
+
+tf2onnx exports larq's binarizers as ``Sign`` + float ``Conv``: there is no 1-bit kernel in
+ONNX, so the file is a float network that computes exactly what the binary one does (for a
+comparison on desktop, not for speed). The binarized weights of a trained model are constants,
+so they must arrive folded into ``Conv`` initializers (one magnitude per output channel), not
+recomputed by Sign/Abs/ReduceMean nodes at every run: ``check_binary_weights`` verifies that.
+"""
+
+import collections
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import onnxsim
+import tensorflow as tf
+import tf2onnx
+from onnx import numpy_helper
+
+from converters.tflite import ConversionError, expected_convolutions
+
+OPSET = 17
+
+
+def convert(model):
+    """Convert a Keras model to a simplified ONNX ``ModelProto`` with dynamic batch, height and
+    width (whatever fixed shape the Keras model was built with)."""
+    channels = model.input_shape[-1]
+    spec = (tf.TensorSpec((None, None, None, channels), tf.float32, name="image"),)
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=OPSET)
+    simplified, ok = onnxsim.simplify(proto)
+    if not ok:
+        raise ConversionError("onnxsim could not validate the simplified graph")
+    return simplified
+
+
+def op_census(proto):
+    return collections.Counter(node.op_type for node in proto.graph.node)
+
+
+def binary_weight_convs(proto):
+    """Number of ``Conv`` nodes whose weight is a constant of one magnitude per output channel,
+    i.e. a folded mean|W| * sign(W)."""
+    constants = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+    count = 0
+    for node in proto.graph.node:
+        if node.op_type != "Conv" or node.input[1] not in constants:
+            continue
+        w = np.abs(constants[node.input[1]].reshape(constants[node.input[1]].shape[0], -1))
+        if w.shape[1] > 1 and np.allclose(w, w[:, :1], rtol=1e-6, atol=0):
+            count += 1
+    return count
+
+
+def check_binary_weights(model, proto):
+    """Raise ``ConversionError`` unless every binary conv of ``model`` is a ``Conv`` with
+    folded binary weights and no ``Conv`` reads a weight computed at run time."""
+    binary, floating = expected_convolutions(model)
+    census = op_census(proto)
+    folded = binary_weight_convs(proto)
+    if census["Conv"] != binary + floating or folded < binary:
+        raise ConversionError(
+            f"ONNX graph has {census['Conv']} Conv ({folded} with folded binary weights) for "
+            f"{binary} binary and {floating} float convolutions"
+        )
+
+
+def run_onnx(serialized, x):
+    """Run a serialized ONNX model on a batch ``x`` with onnxruntime's CPU provider."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # tf2onnx's nearest Resize draws a deprecation warning
+    session = ort.InferenceSession(serialized, options, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: np.asarray(x, np.float32)})[0]
+
+
+def serialize(proto):
+    onnx.checker.check_model(proto)
+    return proto.SerializeToString()
