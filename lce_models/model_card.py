@@ -12,7 +12,7 @@ from lce_models.files import atomic_write
 from lce_models.networks import NetworkConfig, build_model
 
 CARD_FORMAT = "lce-models/model-card/1"
-#: Where shipped weights live; ``<name>_x<scale>.json`` beside ``<name>_x<scale>.weights.h5``.
+#: Where shipped weights live: ``<name>_x<scale>.json`` beside ``<name>_x<scale>_weights.h5``.
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
@@ -23,8 +23,10 @@ class ModelCardError(ValueError):
 def save(model, card_path, **metadata):
     """Write ``model``'s weights and its card (``card_path``, a .json) atomically."""
     card_path = Path(card_path)
-    weights_path = card_path.with_name(card_path.stem + ".weights.h5")
-    tmp = weights_path.with_name(f".{weights_path.name}.tmp.h5")
+    # Not "*.weights.h5": tf_keras reads that suffix as the Keras 3 format, not HDF5.
+    weights_path = card_path.with_name(card_path.stem + "_weights.h5")
+    tmp = weights_path.with_name(f".{weights_path.stem}.tmp.h5")
+    card_path.parent.mkdir(parents=True, exist_ok=True)
     model.save_weights(str(tmp))
     tmp.replace(weights_path)
     card = {
@@ -62,7 +64,7 @@ def load(card_path, input_shape=(None, None), batch_size=None):
     model = build_model(config, input_shape, batch_size)
     try:
         model.load_weights(str(weights))
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, KeyError) as e:
         raise ModelCardError(f"cannot load {weights}: {str(e).splitlines()[0]}") from None
     model.card = card
     return model

@@ -1,9 +1,14 @@
 """The command-line tools: user mistakes are one line and exit status 2, never a traceback."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
+
+from conftest import randomize_weights
+from lce_models import NetworkConfig, build_model
+from lce_models.model_card import save
 
 TOOLS = Path(__file__).resolve().parent.parent / "tools"
 
@@ -37,9 +42,31 @@ def test_convert_rejects_a_bad_size():
     assert e.value.code == 2
 
 
-def test_convert_writes_a_verified_flatbuffer(tmp_path, capsys):
+def test_convert_writes_a_verified_flatbuffer_and_report(tmp_path, capsys):
     argv = ["--model", "bbcu-dn", "--input-size", "16x24", "--padding", "one", "--out", str(tmp_path)]
     assert tool("convert")(argv) == 0
     out = capsys.readouterr().out
     assert "LceBconv2d 18" in out and "wrote" in out
-    assert [p.name for p in tmp_path.iterdir()] == ["bbcu-dn_x1_16x24.tflite"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bbcu-dn_x1_16x24.tflite", "report.json"]
+    report = json.loads((tmp_path / "report.json").read_text())
+    tfl = report["artifacts"]["tflite"]
+    assert report["input_size"] == [16, 24] and report["network"]["padding"] == "one"
+    assert tfl["bytes"] == (tmp_path / "bbcu-dn_x1_16x24.tflite").stat().st_size
+    assert tfl["op_census"]["LceBconv2d"] == 18
+    assert tfl["verification"]["photo"]["psnr_db"] >= 50
+
+
+def test_convert_a_model_card_to_all_formats(tmp_path, capsys):
+    model = randomize_weights(build_model(NetworkConfig("bbcu-m", 2, depth=1)), seed=9)
+    card = save(model, tmp_path / "card" / "m.json")
+    out = tmp_path / "out"
+    argv = ["--model", str(card), "--to", "all", "--input-size", "12x12", "--out", str(out)]
+    assert tool("convert")(argv) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["weights"] == str(card)
+    assert set(report["artifacts"]) == {"tflite", "onnx"}
+    assert report["artifacts"]["onnx"]["verification"]["random"]["max_abs_diff"] < 1e-4
+    assert (out / "bbcu-m_x2.onnx").is_file()
+    (tmp_path / "card" / "m_weights.h5").write_bytes(b"corrupt")
+    assert tool("convert")(argv) == 2
+    assert "error: cannot load" in capsys.readouterr().err

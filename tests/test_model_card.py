@@ -1,0 +1,59 @@
+"""Model cards: a weights file and its JSON card round-trip, and bad ones are one clear error."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import randomize_weights
+from lce_models import NetworkConfig, build_model
+from lce_models.model_card import ModelCardError, load, save
+
+
+def saved(tmp_path):
+    model = randomize_weights(build_model(NetworkConfig("bbcu-m", 3, depth=1, padding="one")), 2)
+    return model, save(model, tmp_path / "m.json", steps=10)
+
+
+def test_round_trip(tmp_path):
+    model, card = saved(tmp_path)
+    loaded = load(card, (8, 8), batch_size=1)
+    assert loaded.config == model.config and loaded.input_shape == (1, 8, 8, 3)
+    assert loaded.card["steps"] == 10
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_missing_card(tmp_path):
+    with pytest.raises(ModelCardError, match="model card not found"):
+        load(tmp_path / "nope.json")
+
+
+def test_not_a_card(tmp_path):
+    (tmp_path / "x.json").write_text("{not json")
+    with pytest.raises(ModelCardError, match="is not a model card"):
+        load(tmp_path / "x.json")
+
+
+def test_missing_weights(tmp_path):
+    _, card = saved(tmp_path)
+    (tmp_path / "m_weights.h5").unlink()
+    with pytest.raises(ModelCardError, match="weights file named by .* not found"):
+        load(card)
+
+
+def test_corrupt_weights(tmp_path):
+    _, card = saved(tmp_path)
+    (tmp_path / "m_weights.h5").write_bytes(b"\x89HDF garbage")
+    with pytest.raises(ModelCardError, match="cannot load"):
+        load(card)
+
+
+def test_weights_of_another_network(tmp_path):
+    _, card = saved(tmp_path)
+    data = json.loads(card.read_text())
+    data["network"]["name"] = "bbcu-dn"
+    data["network"]["scale"] = 1
+    card.write_text(json.dumps(data))
+    with pytest.raises(ModelCardError, match="cannot load"):
+        load(card)
