@@ -19,9 +19,25 @@ def to_y(image):
     return np.round(y)[..., None]
 
 
-def psnr_y(output, target, border=0):
-    """Y-channel PSNR (peak 255) between two images in [0, 1], ``border`` pixels cropped."""
+def _y_pair(output, target, border):
     a, b = to_y(output), to_y(target)
     if border:
         a, b = a[border:-border, border:-border], b[border:-border, border:-border]
+    return a, b
+
+
+def psnr_y(output, target, border=0):
+    """Y-channel PSNR (peak 255) between two images in [0, 1], ``border`` pixels cropped."""
+    a, b = _y_pair(output, target, border)
     return float(tf.image.psnr(a, b, max_val=255.0).numpy())
+
+
+def ssim_y(output, target, border=0):
+    """Y-channel SSIM of Wang et al. 2004: 11x11 Gaussian window (sigma 1.5), K1 = 0.01,
+    K2 = 0.03, peak 255, valid region, no downsampling; ``border`` pixels cropped first."""
+    a, b = _y_pair(output, target, border)
+    value = tf.image.ssim(
+        tf.constant(a, tf.float32), tf.constant(b, tf.float32), max_val=255.0,
+        filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03,
+    )
+    return float(value.numpy())

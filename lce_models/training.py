@@ -5,7 +5,6 @@ import tensorflow as tf
 import tf_keras as keras
 from tqdm import tqdm
 
-from lce_models.metrics import psnr_y
 
 
 def train(model, patches, steps, batch_size=16, learning_rate=1e-4, progress=True):
@@ -30,9 +29,3 @@ def train(model, patches, steps, batch_size=16, learning_rate=1e-4, progress=Tru
         losses.append(loss)
         bar.set_postfix(l1=f"{loss:.4f}")
     return float(np.mean(losses[-100:]))
-
-
-def evaluate_sr(model, pairs, scale):
-    """Mean Y-PSNR (scale pixels of border cropped) of ``model`` over (name, LR, HR) pairs."""
-    scores = [psnr_y(np.clip(model(lr[None])[0], 0, 1), hr, border=scale) for _, lr, hr in pairs]
-    return float(np.mean(scores))

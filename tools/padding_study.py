@@ -11,8 +11,9 @@ import sys
 from lce_models import NetworkConfig, build_model, cli
 
 import tf_keras as keras  # noqa: E402  (after lce_models, which selects Keras 2)
-from lce_models.data import DATA_ROOT, SRPatches, sr_pairs
-from lce_models.training import evaluate_sr, train
+from lce_models.data import DATA_ROOT, SRPatches
+from lce_models.evaluation import evaluate_sr, keras_upscaler
+from lce_models.training import train
 from lce_models.units import PADDINGS
 
 
@@ -32,7 +33,6 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     folders = [DATA_ROOT / "train" / name for name in args.train.split(",")]
-    pairs = list(sr_pairs(args.test, args.scale))
     print(f"| network | padding | steps | final L1 | {args.test} x{args.scale} Y-PSNR (dB) |")
     print("| --- | --- | --- | --- | --- |")
     initial = None
@@ -45,7 +45,7 @@ def main(argv=None):
         model.set_weights(initial)  # the paddings differ in nothing else
         patches = SRPatches(folders, args.scale, args.lr_patch, seed=args.seed)
         loss = train(model, patches, args.steps, args.batch_size, args.learning_rate)
-        psnr = evaluate_sr(model, pairs, args.scale)
+        psnr = evaluate_sr(keras_upscaler(model), args.test, args.scale)["psnr"]
         print(f"| {model.name} depth {model.config.depth} | {padding} | {args.steps} | "
               f"{loss:.4f} | {psnr:.2f} |", flush=True)
     return 0
