@@ -70,3 +70,23 @@ def test_convert_a_model_card_to_all_formats(tmp_path, capsys):
     (tmp_path / "card" / "m_weights.h5").write_bytes(b"corrupt")
     assert tool("convert")(argv) == 2
     assert "error: cannot load" in capsys.readouterr().err
+
+
+def test_evaluate_bicubic_and_a_model_card(tmp_path, capsys):
+    model = randomize_weights(build_model(NetworkConfig("bbcu-m", 2, depth=1)), seed=3)
+    card = save(model, tmp_path / "m.json")
+    out = tmp_path / "eval.json"
+    assert tool("evaluate")(["--model", str(card), "--scale", "2", "--sets", "Set5", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())["results"]
+    assert results["bicubic"]["Set5"]["psnr"] == pytest.approx(33.64, abs=0.011)
+    assert len(results[f"bbcu-m_x2 ({card})"]["Set5"]["images"]) == 5
+    assert "| bicubic | 33.6" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [(["--sets", "Set9"], "no test set Set9"), (["--model", "bbcu-dn"], "bbcu-dn is not a super-resolution")],
+)
+def test_evaluate_user_mistakes(argv, message, capsys):
+    assert tool("evaluate")(argv) == 2
+    assert f"error: {message}" in capsys.readouterr().err
