@@ -85,10 +85,21 @@ class SRPatches:
             patch = np.rot90(patch, self.rng.integers(4))
             if self.rng.integers(2):
                 patch = patch[:, ::-1]
-            patch = Image.fromarray(np.ascontiguousarray(patch))
-            lrs.append(to_array(patch.resize((self.lr_patch,) * 2, Image.BICUBIC)))
-            hrs.append(to_array(patch))
+            hr = to_array(Image.fromarray(np.ascontiguousarray(patch)))
+            lrs.append(bicubic_downscale(hr, self.scale))
+            hrs.append(hr)
         return np.stack(lrs), np.stack(hrs)
+
+
+def bicubic_downscale(hr, scale):
+    """Shrink a [0, 1] image (sides divisible by ``scale``) with Pillow's antialiased bicubic.
+
+    Bicubic enlargement of these LR images scores within 0.002 dB of the same on the
+    MATLAB-made LR of Set5 / Set14 / B100 (tests/test_data.py).
+    """
+    array = hr[..., 0] if hr.shape[-1] == 1 else hr
+    img = Image.fromarray(np.round(array * 255).astype(np.uint8))
+    return to_array(img.resize((img.width // scale, img.height // scale), Image.BICUBIC))
 
 
 def sr_pairs(set_name, scale, channels=3):
