@@ -43,14 +43,18 @@ class Artifact:
         }
 
 
-def export(model, fmt, inputs, threads=2):
-    """Convert ``model`` (built at a fixed shape, batch 1) to ``fmt`` and verify it on
-    ``inputs`` (label -> batch); raises ``ConversionError`` if the lowering checks fail."""
+def keras_references(model, inputs):
+    """label -> (input batch, Keras output): computed once, shared by every format."""
+    return {label: (x, model.predict(x, verbose=0)) for label, x in inputs.items()}
+
+
+def export(model, fmt, references, threads=2):
+    """Convert ``model`` (built at a fixed shape, batch 1) to ``fmt`` and verify it against
+    ``references`` (from ``keras_references``); raises ``ConversionError`` if the lowering
+    checks fail."""
     start = time.perf_counter()
     if fmt == "tflite":
-        data = tflite.convert(model)
-        census = tflite.op_census(data)
-        tflite.check_lowering(model, census)
+        data, census = tflite.convert_checked(model)
         run = lambda x: run_tflite(data, x, threads)  # noqa: E731
     elif fmt == "onnx":
         proto = onnx_export.convert(model)
@@ -61,8 +65,9 @@ def export(model, fmt, inputs, threads=2):
     else:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     artifact = Artifact(fmt, data, census, time.perf_counter() - start)
-    for label, x in inputs.items():
-        artifact.checks[label] = agreement(model.predict(x, verbose=0), run(x))
+    for label, (x, expected) in references.items():
+        artifact.checks[label] = agreement(expected, run(x))
     if fmt == "tflite":
-        artifact.sign_flip_share = sign_flip_share(model, next(iter(inputs.values())), threads)
+        first_input = next(iter(references.values()))[0]
+        artifact.sign_flip_share = sign_flip_share(model, first_input, threads)
     return artifact

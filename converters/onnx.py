@@ -46,7 +46,8 @@ def binary_weight_convs(proto):
     for node in proto.graph.node:
         if node.op_type != "Conv" or node.input[1] not in constants:
             continue
-        w = np.abs(constants[node.input[1]].reshape(constants[node.input[1]].shape[0], -1))
+        kernel = constants[node.input[1]]
+        w = np.abs(kernel.reshape(kernel.shape[0], -1))  # ONNX Conv weights: (out, in, kh, kw)
         if w.shape[1] > 1 and np.allclose(w, w[:, :1], rtol=1e-6, atol=0):
             count += 1
     return count

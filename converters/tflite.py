@@ -98,3 +98,11 @@ def check_lowering(model, census):
         problems.append(f"custom ops no runtime implements: {', '.join(stray)}")
     if problems:
         raise ConversionError("; ".join(problems))
+
+
+def convert_checked(model):
+    """``convert`` then ``check_lowering``: the flatbuffer and its op census."""
+    flatbuffer = convert(model)
+    census = op_census(flatbuffer)
+    check_lowering(model, census)
+    return flatbuffer, census

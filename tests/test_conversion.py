@@ -7,7 +7,7 @@ import pytest
 import tf_keras as keras
 
 from conftest import randomize_weights
-from converters.tflite import ConversionError, check_lowering, convert, op_census, with_fixed_shape
+from converters.tflite import ConversionError, check_lowering, convert, convert_checked, op_census, with_fixed_shape
 from converters.verify import agreement, run_tflite, sign_flip_share
 from lce_models import NETWORKS, NetworkConfig, build_model
 from lce_models.data import sample_image
@@ -17,18 +17,11 @@ from test_units import unit_model
 ALL_NETWORKS = [(n, s) for n, spec in NETWORKS.items() for s in spec.scales] + [("bbcu-dn-gray", 1)]
 
 
-def converted(model):
-    flatbuffer = convert(model)
-    census = op_census(flatbuffer)
-    check_lowering(model, census)
-    return flatbuffer, census
-
-
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("padding", sorted(PADDINGS))
 def test_unit_variant_converts_exactly(variant, padding, rng):
     model = randomize_weights(unit_model(variant=variant, padding=padding, size=(8, 8)), seed=7)
-    flatbuffer, census = converted(model)
+    flatbuffer, census = convert_checked(model)
     assert census["LceBconv2d"] == 1 and census["CONV_2D"] == 0
     x = rng.normal(size=(3, 8, 8, 4)).astype(np.float32)
     assert agreement(model.predict(x, verbose=0), run_tflite(flatbuffer, x)).max_abs_diff <= 1e-4
@@ -38,7 +31,7 @@ def test_unit_variant_converts_exactly(variant, padding, rng):
 @pytest.mark.parametrize("padding", sorted(PADDINGS))
 def test_part_variant_converts_exactly(part, channels, kwargs, padding, rng):
     model = unit_model(part, padding=padding, channels=channels, size=(8, 8), **kwargs)
-    flatbuffer, _ = converted(randomize_weights(model, seed=11))
+    flatbuffer, _ = convert_checked(randomize_weights(model, seed=11))
     x = rng.normal(size=(3, 8, 8, channels)).astype(np.float32)
     assert agreement(model.predict(x, verbose=0), run_tflite(flatbuffer, x)).max_abs_diff <= 1e-4
 
@@ -52,7 +45,7 @@ def network(name, scale):
 @pytest.mark.parametrize("name,scale", ALL_NETWORKS)
 def test_network_converts_and_agrees_on_a_real_image(name, scale):
     model = network(name, scale)
-    flatbuffer, census = converted(model)
+    flatbuffer, census = convert_checked(model)
     assert set(census) & {"LceBconv2d", "CONV_2D"}
     x = sample_image(12, 16, model.config.channels)[None]
     result = agreement(model.predict(x, verbose=0), run_tflite(flatbuffer, x))
@@ -92,7 +85,7 @@ def test_lowering_check_catches_what_lce_only_logs():
 def test_lowering_check_counts_float_convolutions():
     x = keras.Input((8, 8, 4), batch_size=1)
     model = keras.Model(x, keras.layers.Conv2D(4, 3, padding="same")(PARTS["B"]()(x)))
-    flatbuffer, census = converted(model)
+    flatbuffer, census = convert_checked(model)
     assert census["CONV_2D"] == 1 and census["LceBconv2d"] == 1
     census["CONV_2D"] -= 1
     with pytest.raises(ConversionError, match="CONV_2D"):

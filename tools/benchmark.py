@@ -18,7 +18,7 @@ import numpy as np
 from lce_models import NETWORKS, NetworkConfig, build_model, cli
 from lce_models.units import PADDINGS
 
-from converters.tflite import check_lowering, convert, op_census  # noqa: E402
+from converters.tflite import convert_checked  # noqa: E402
 from larq_compute_engine.tflite.python.interpreter import Interpreter  # noqa: E402
 
 
@@ -56,9 +56,7 @@ def main(argv=None):
     for padding in paddings:
         config = NetworkConfig(args.model, args.scale, padding=padding).resolved()
         model = build_model(config, (h, w), batch_size=1)
-        flatbuffer = convert(model)
-        census = op_census(flatbuffer)
-        check_lowering(model, census)
+        flatbuffer, census = convert_checked(model)
         x = np.random.default_rng(0).random((1, h, w, config.channels), np.float32)
         seconds = median_seconds(flatbuffer, x, args.threads, args.runs)
         ops = ", ".join(f"{op} {n}" for op, n in census.most_common(4))

@@ -22,7 +22,7 @@ import numpy as np
 from lce_models import NETWORKS, NetworkConfig, build_model, cli, model_card
 
 # After lce_models, which selects Keras 2 before TensorFlow loads.
-from converters.export import FORMATS, MIN_PSNR_DB, export  # noqa: E402
+from converters.export import FORMATS, MIN_PSNR_DB, export, keras_references  # noqa: E402
 from converters.tflite import ConversionError  # noqa: E402
 from lce_models.complexity import count  # noqa: E402
 from lce_models.data import sample_image  # noqa: E402
@@ -90,13 +90,13 @@ def main(argv=None):
     config = model.config
     photo = sample_image(h, w, config.channels, args.image)[None]
     noise = np.random.default_rng(0).random((1, h, w, config.channels), np.float32)
-    inputs = {"photo": photo, "random": noise}
+    references = keras_references(model, {"photo": photo, "random": noise})
 
     artifacts = {}
     for fmt in FORMATS if args.to == "all" else (args.to,):
         log(f"converting {model.name} to {fmt} and verifying it against Keras ...")
         try:
-            artifacts[fmt] = export(model, fmt, inputs, args.threads)
+            artifacts[fmt] = export(model, fmt, references, args.threads)
         except ConversionError as e:
             log(f"FAILED ({fmt}): {e}; nothing written")
             return 1
