@@ -11,12 +11,12 @@ import collections
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import onnxsim
 import tensorflow as tf
 import tf2onnx
 from onnx import numpy_helper
 
+from converters.runtime import onnx_runtime
 from converters.tflite import ConversionError, expected_convolutions
 
 OPSET = 17
@@ -68,10 +68,7 @@ def check_binary_weights(model, proto):
 
 def run_onnx(serialized, x):
     """Run a serialized ONNX model on a batch ``x`` with onnxruntime's CPU provider."""
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # tf2onnx's nearest Resize draws a deprecation warning
-    session = ort.InferenceSession(serialized, options, providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: np.asarray(x, np.float32)})[0]
+    return onnx_runtime(serialized)(x)
 
 
 def serialize(proto):

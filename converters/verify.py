@@ -5,9 +5,9 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
-from larq_compute_engine.tflite.python.interpreter import Interpreter
 from tensorflow.lite.python import schema_py_generated as schema
 
+from converters.runtime import tflite_runtime
 from converters.tflite import convert
 from lce_models.complexity import is_binary_conv
 
@@ -23,7 +23,7 @@ class Agreement:
 
 def run_tflite(flatbuffer, x, num_threads=2):
     """Run an LCE flatbuffer on a batch ``x`` (one image at a time, as it was converted)."""
-    return Interpreter(flatbuffer, num_threads=num_threads).predict(np.asarray(x, np.float32))
+    return tflite_runtime(flatbuffer, num_threads)(x)
 
 
 def agreement(reference, candidate):

@@ -51,6 +51,8 @@ def sample_image(height, width, channels=3, path=None):
 def image_files(folder):
     """The image files (PNG, JPEG, BMP) of a folder, sorted; a clear error if there are none."""
     folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder not found: {folder}")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise FileNotFoundError(f"no PNG/JPEG/BMP images in {folder}")
@@ -60,52 +62,13 @@ def image_files(folder):
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
-class SRPatches:
-    """Random (LR, HR) training pairs for x``scale`` SR, drawn from images kept in memory.
-
-    HR patches of ``scale * lr_patch`` pixels are cropped at random, flipped and rotated by a
-    multiple of 90 degrees; the LR patch is their Pillow bicubic (antialiased) downscale.
-    """
-
-    def __init__(self, folders, scale, lr_patch=48, channels=3, seed=0):
-        self.images = [np.asarray(open_image(f, channels)) for d in folders for f in image_files(d)]
-        self.scale, self.lr_patch, self.channels = scale, lr_patch, channels
-        self.rng = np.random.default_rng(seed)
-
-    def batch(self, size):
-        hr_size = self.scale * self.lr_patch
-        lrs, hrs = [], []
-        while len(hrs) < size:
-            image = self.images[self.rng.integers(len(self.images))]
-            h, w = image.shape[:2]
-            if h < hr_size or w < hr_size:
-                continue
-            top, left = self.rng.integers(h - hr_size + 1), self.rng.integers(w - hr_size + 1)
-            patch = image[top : top + hr_size, left : left + hr_size]
-            patch = np.rot90(patch, self.rng.integers(4))
-            if self.rng.integers(2):
-                patch = patch[:, ::-1]
-            hr = to_array(Image.fromarray(np.ascontiguousarray(patch)))
-            lrs.append(bicubic_downscale(hr, self.scale))
-            hrs.append(hr)
-        return np.stack(lrs), np.stack(hrs)
-
-
-def bicubic_downscale(hr, scale):
-    """Shrink a [0, 1] image (sides divisible by ``scale``) with Pillow's antialiased bicubic.
-
-    Bicubic enlargement of these LR images scores within 0.002 dB of the same on the
-    MATLAB-made LR of Set5 / Set14 / B100 (tests/test_data.py).
-    """
-    array = hr[..., 0] if hr.shape[-1] == 1 else hr
-    img = Image.fromarray(np.round(array * 255).astype(np.uint8))
-    return to_array(img.resize((img.width // scale, img.height // scale), Image.BICUBIC))
-
-
-def sr_pairs(set_name, scale, channels=3):
-    """(name, LR, HR cropped to scale * LR size) of a benchmark set of the shared data."""
-    root = DATA_ROOT / "test" / set_name
-    for hr_path in image_files(root / "HR"):
-        lr = to_array(open_image(root / f"x{scale}" / "LR" / hr_path.name, channels))
-        hr = to_array(open_image(hr_path, channels))
-        yield hr_path.stem, lr, hr[: lr.shape[0] * scale, : lr.shape[1] * scale]
+def training_folders(names):
+    """Comma-separated folders, or set names under the shared ``train/`` folder, as paths."""
+    folders = []
+    for name in names.split(","):
+        path = Path(name) if Path(name).is_dir() else DATA_ROOT / "train" / name
+        if not path.is_dir():
+            raise FileNotFoundError(f"training folder {name!r} is neither a folder nor a set "
+                                    f"under {DATA_ROOT / 'train'}")
+        folders.append(path)
+    return tuple(folders)

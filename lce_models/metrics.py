@@ -1,8 +1,15 @@
-"""Image-quality metrics the way SR papers report them: on the luma (Y) channel of BT.601,
-8-bit, with ``border`` pixels cropped from each side (``border`` = scale for SR)."""
+"""Image-quality metrics the way restoration papers report them, on 8-bit values.
+
+``space`` picks what is compared: ``"y"`` the BT.601 luma of SR papers, ``"rgb"`` the three
+colour channels (colour denoising, as DnCNN / KAIR / BBCU), ``"gray"`` a single channel as it
+is (grayscale JPEG artifact removal). ``border`` pixels are cropped from each side first
+(``border`` = scale for SR, 0 otherwise).
+"""
 
 import numpy as np
 import tensorflow as tf
+
+SPACES = ("y", "rgb", "gray")
 
 
 def to_y(image):
@@ -14,28 +21,35 @@ def to_y(image):
     image = np.asarray(image, np.float64)
     if image.shape[-1] == 1:
         image = np.repeat(image, 3, axis=-1)
-    rgb = np.round(np.clip(image, 0.0, 1.0) * 255.0) / 255.0  # outputs are saved as 8-bit
-    y = 16.0 + rgb @ np.array([65.481, 128.553, 24.966])
+    y = 16.0 + to_8bit(image) / 255.0 @ np.array([65.481, 128.553, 24.966])
     return np.round(y)[..., None]
 
 
-def _y_pair(output, target, border):
-    a, b = to_y(output), to_y(target)
+def to_8bit(image):
+    """[0, 1] floats -> the 0-255 values an 8-bit file of them would hold (as float64)."""
+    return np.round(np.clip(np.asarray(image, np.float64), 0.0, 1.0) * 255.0)
+
+
+def _pair(output, target, border, space):
+    if space not in SPACES:
+        raise ValueError(f"unknown metric space {space!r}; choose from {', '.join(SPACES)}")
+    convert = to_y if space == "y" else to_8bit
+    a, b = convert(output), convert(target)
     if border:
         a, b = a[border:-border, border:-border], b[border:-border, border:-border]
     return a, b
 
 
-def psnr_y(output, target, border=0):
-    """Y-channel PSNR (peak 255) between two images in [0, 1], ``border`` pixels cropped."""
-    a, b = _y_pair(output, target, border)
+def psnr(output, target, border=0, space="y"):
+    """PSNR (peak 255) between two images in [0, 1]."""
+    a, b = _pair(output, target, border, space)
     return float(tf.image.psnr(a, b, max_val=255.0).numpy())
 
 
-def ssim_y(output, target, border=0):
-    """Y-channel SSIM of Wang et al. 2004: 11x11 Gaussian window (sigma 1.5), K1 = 0.01,
-    K2 = 0.03, peak 255, valid region, no downsampling; ``border`` pixels cropped first."""
-    a, b = _y_pair(output, target, border)
+def ssim(output, target, border=0, space="y"):
+    """SSIM of Wang et al. 2004: 11x11 Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03,
+    peak 255, valid region, no downsampling; the mean over channels for ``"rgb"``."""
+    a, b = _pair(output, target, border, space)
     value = tf.image.ssim(
         tf.constant(a, tf.float32), tf.constant(b, tf.float32), max_val=255.0,
         filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03,

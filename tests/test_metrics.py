@@ -1,10 +1,15 @@
-"""Y-channel PSNR against the check figures of ../shared/data/README.md."""
+"""PSNR / SSIM against the check figures of ../shared/data/README.md and scikit-image."""
 
 import numpy as np
 import pytest
+from skimage.metrics import structural_similarity
+
 from lce_models.data import DATA_ROOT
-from lce_models.evaluation import bicubic, evaluate_sr
-from lce_models.metrics import ssim_y, to_y
+from lce_models.degradations import Degradation
+from lce_models.evaluation import bicubic, evaluate, load_set
+from lce_models.metrics import _pair, psnr, ssim, to_y
+
+needs_data = pytest.mark.skipif(not (DATA_ROOT / "test" / "Set5").is_dir(), reason="shared data absent")
 
 
 def test_to_y_bt601_extremes():
@@ -14,10 +19,19 @@ def test_to_y_bt601_extremes():
 
 
 def test_ssim_of_identical_and_shifted_images():
-    rng = np.random.default_rng(0)
-    image = rng.random((32, 32, 3))
-    assert ssim_y(image, image) == pytest.approx(1.0)
-    assert ssim_y(image, np.roll(image, 1, axis=1)) < 0.5
+    image = np.random.default_rng(0).random((32, 32, 3))
+    assert ssim(image, image) == pytest.approx(1.0)
+    assert ssim(image, np.roll(image, 1, axis=1)) < 0.5
+
+
+def test_psnr_spaces_and_border():
+    a = np.zeros((10, 10, 1))
+    b = a.copy()
+    b[0, 0] = 1.0  # one pixel off by 255, only at the border
+    assert psnr(a, b, space="gray") == pytest.approx(10 * np.log10(100))
+    assert psnr(a, b, border=1, space="gray") == np.inf
+    with pytest.raises(ValueError, match="unknown metric space"):
+        psnr(a, b, space="lab")
 
 
 # ../shared/data/README.md, "Check figures (bicubic baseline)": (PSNR, SSIM).
@@ -28,10 +42,45 @@ CHECK_FIGURES = {
 }
 
 
-@pytest.mark.skipif(not (DATA_ROOT / "test" / "Set5").is_dir(), reason="shared data absent")
+@needs_data
 @pytest.mark.parametrize("set_name,scale", sorted(CHECK_FIGURES))
 def test_bicubic_reproduces_the_data_check_figures(set_name, scale):
-    result = evaluate_sr(bicubic(scale), set_name, scale)
-    psnr, ssim = CHECK_FIGURES[(set_name, scale)]
-    assert result["psnr"] == pytest.approx(psnr, abs=0.011)
-    assert result["ssim"] == pytest.approx(ssim, abs=0.0005)
+    result = evaluate(bicubic(scale), set_name, Degradation("sr", scale))
+    psnr_db, ssim_value = CHECK_FIGURES[(set_name, scale)]
+    assert result["psnr"] == pytest.approx(psnr_db, abs=0.011)
+    assert result["ssim"] == pytest.approx(ssim_value, abs=0.0005)
+
+
+def reference_ssim(output, target, border, space):
+    """scikit-image with the Gaussian-window settings of Wang et al. 2004."""
+    a, b = _pair(output, target, border, space)
+    return structural_similarity(a, b, data_range=255, channel_axis=-1, gaussian_weights=True,
+                                 sigma=1.5, use_sample_covariance=False, win_size=11)
+
+
+@needs_data
+@pytest.mark.parametrize("set_name,degradation,channels,space,border", [
+    ("Set14", Degradation("sr", 3), 3, "y", 3),
+    ("Set5", Degradation("denoise", 25), 3, "rgb", 0),
+    ("Classic5", Degradation("jpeg", 10), 1, "gray", 0),
+])
+def test_ssim_agrees_with_scikit_image(set_name, degradation, channels, space, border):
+    for _, degraded, clean in load_set(set_name, degradation, channels):
+        out = bicubic(degradation.multiple)(degraded) if degradation.task == "sr" else degraded
+        ours, reference = ssim(out, clean, border, space), reference_ssim(out, clean, border, space)
+        assert abs(ours - reference) < 1e-3, (ours, reference)
+
+
+@needs_data
+def test_noisy_baseline_is_at_the_noise_level_and_reproducible():
+    first = evaluate(lambda x: x, "Set5", Degradation("denoise", 25))
+    # sigma 25 on 0-255: 20.17 dB before the output is clipped and rounded to 8 bits
+    assert 20.0 < first["psnr"] < 21.0
+    assert evaluate(lambda x: x, "Set5", Degradation("denoise", 25)) == first
+
+
+def test_tf_psnr_is_the_textbook_formula():
+    a = np.random.default_rng(1).random((16, 16, 3))
+    b = np.clip(a + 0.05, 0, 1)
+    x, y = _pair(a, b, 0, "rgb")
+    assert psnr(a, b, space="rgb") == pytest.approx(10 * np.log10(255**2 / np.mean((x - y) ** 2)), abs=1e-3)

@@ -67,6 +67,21 @@ def test_convert_a_model_card_to_all_formats(tmp_path, capsys):
     assert set(report["artifacts"]) == {"tflite", "onnx"}
     assert report["artifacts"]["onnx"]["verification"]["random"]["max_abs_diff"] < 1e-4
     assert (out / "bbcu-m_x2.onnx").is_file()
+
+    # evaluate reads the card (Keras), the flatbuffer (tiles) and the ONNX file alike
+    scores = {}
+    for model in (card, out / "bbcu-m_x2_12x12.tflite", out / "bbcu-m_x2.onnx"):
+        result = tmp_path / "eval.json"
+        argv_eval = ["--model", str(model), "--sets", "Set5", "--tile-overlap", "4", "--json", str(result)]
+        assert tool("evaluate")(argv_eval) == 0
+        rows = json.loads(result.read_text())["results"]
+        scores[model.suffix] = rows[str(model) if model.suffix != ".json" else f"bbcu-m_x2 ({card})"]
+    assert "12x12 tiles overlapping by 4" in scores[".tflite"]["runs_as"]
+    psnr = {k: v["sets"]["Set5"]["x2"]["psnr"] for k, v in scores.items()}
+    assert psnr[".onnx"] == pytest.approx(psnr[".json"], abs=0.01)  # whole images, same maths
+    assert psnr[".tflite"] == pytest.approx(psnr[".json"], abs=0.5)  # tile seams cost a little
+    capsys.readouterr()
+
     (tmp_path / "card" / "m_weights.h5").write_bytes(b"corrupt")
     assert tool("convert")(argv) == 2
     assert "error: cannot load" in capsys.readouterr().err
@@ -78,15 +93,32 @@ def test_evaluate_bicubic_and_a_model_card(tmp_path, capsys):
     out = tmp_path / "eval.json"
     assert tool("evaluate")(["--model", str(card), "--scale", "2", "--sets", "Set5", "--json", str(out)]) == 0
     results = json.loads(out.read_text())["results"]
-    assert results["bicubic"]["Set5"]["psnr"] == pytest.approx(33.64, abs=0.011)
-    assert len(results[f"bbcu-m_x2 ({card})"]["Set5"]["images"]) == 5
+    assert results["bicubic"]["sets"]["Set5"]["x2"]["psnr"] == pytest.approx(33.64, abs=0.011)
+    assert len(results[f"bbcu-m_x2 ({card})"]["sets"]["Set5"]["x2"]["images"]) == 5
     assert "| bicubic | 33.6" in capsys.readouterr().out
+
+
+def test_evaluate_denoising_rows(capsys):
+    assert tool("evaluate")(["--model", "bbcu-dn", "--sets", "Set5", "--sigma", "15,50"]) == 0
+    captured = capsys.readouterr()
+    assert "FRESHLY INITIALISED" in captured.err
+    header, _, noisy, model = captured.out.splitlines()[:4]
+    assert "Set5 sigma 15" in header and "Set5 sigma 50" in header
+    assert noisy.startswith("| noisy input | 25.")  # 24.6 dB before clipping to 8 bits
+    assert model.startswith("| bbcu-dn (untrained) |")
 
 
 @pytest.mark.parametrize(
     "argv,message",
-    [(["--sets", "Set9"], "no test set Set9"), (["--model", "bbcu-dn"], "bbcu-dn is not a super-resolution")],
+    [
+        (["--sets", "Set9"], "no test set 'Set9'"),
+        (["--model", "bbcu-dn", "--sigma", "abc"], "bad level list"),
+        (["--model", "bbcu-car", "--quality", "0"], "q 0 is out of range"),
+        (["--model", "/nonexistent.tflite"], "model file not found"),
+        (["--model", "/nonexistent.json"], "model card not found"),
+    ],
 )
 def test_evaluate_user_mistakes(argv, message, capsys):
     assert tool("evaluate")(argv) == 2
-    assert f"error: {message}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"error: {message}" in err and "Traceback" not in err

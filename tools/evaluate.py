@@ -1,67 +1,149 @@
-"""Y-channel PSNR / SSIM of an SR model on the benchmark sets, as the papers report them.
+"""PSNR / SSIM of a restoration model on benchmark sets, as the papers report them.
 
-BT.601 luma rounded to 8 bits, ``scale`` pixels of border cropped, mean over each set of the
-MATLAB-made LR images in ../shared/data/test. The bicubic row is always printed. Models:
-``bicubic``, a network name (shipped weights, else a freshly initialised model, warned), or a
-model card .json. Keras models run at each image's own size.
-Not yet here (issue 4): .tflite / .onnx models, denoising and JPEG sets.
+SR: Y channel (BT.601, 8-bit), scale pixels of border cropped, on the MATLAB-made LR of
+Set5 / Set14 / B100; the bicubic row is always printed. Denoising: RGB PSNR on CBSD68 with
+Gaussian noise of fixed seed at each --sigma; JPEG: gray PSNR on Classic5 at each --quality;
+the degraded input is their baseline row. Sets are names under the shared test/ folder, folders
+of that layout, plain folders of clean images, or HR_DIR:LR_DIR pairs.
+
+--model is bicubic, a network name (shipped weights, else a freshly initialised model,
+warned), a model card .json (from train.py), a .tflite (run in LCE's interpreter on tiles of
+its fixed input size, --tile-overlap pixels shared) or an .onnx (onnxruntime, whole images).
+Keras models run on whole images.
+
+Examples:
+  python tools/evaluate.py --model runs/bbcu-l_x4/best.json --json results.json
+  python tools/evaluate.py --model out/bbcu-l_x4_180x320.tflite --sets Set5
+  python tools/evaluate.py --model bbcu-dn --sigma 15,25,50
 """
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from lce_models import NETWORKS, NetworkConfig, build_model, cli, model_card
-from lce_models.data import DATA_ROOT
-from lce_models.evaluation import bicubic, evaluate_sr, keras_upscaler
-from lce_models.files import atomic_write
+
+from converters import runtime  # noqa: E402  (after lce_models, which selects Keras 2)
+from lce_models.degradations import Degradation  # noqa: E402
+from lce_models.evaluation import bicubic, evaluate, identity, keras_restorer, set_folders, tiled  # noqa: E402
+from lce_models.files import atomic_write  # noqa: E402
+
+DEFAULT_SETS = {"sr": "Set5,Set14,B100", "denoise": "CBSD68", "jpeg": "Classic5"}
+BASELINE = {"sr": "bicubic", "denoise": "noisy input", "jpeg": "JPEG input"}
 
 
-def upscaler(spec, scale):
-    """(label, LR -> SR function) for a --model value."""
-    if spec == "bicubic":
-        return "bicubic", bicubic(scale)
-    if spec.endswith(".json"):
+class Candidate:
+    """A model to evaluate: label, how it runs, task, channels, scale and its restorer."""
+
+    def __init__(self, label, how, task, channels, scale, restore):
+        self.label, self.how, self.task = label, how, task
+        self.channels, self.scale, self.restore = channels, scale, restore
+
+
+def keras_candidate(model, label):
+    c = model.config
+    return Candidate(label, "Keras, whole images", NETWORKS[c.name].task, c.channels, c.scale,
+                     keras_restorer(model))
+
+
+def candidate(spec, args):
+    """The Candidate of a --model value."""
+    suffix = Path(spec).suffix
+    if suffix == ".json":
         model = model_card.load(spec)
-        if model.config.scale != scale:
-            raise cli.UserError(f"{spec} is a x{model.config.scale} model, not x{scale}")
-        return f"{model.name} ({spec})", keras_upscaler(model)
-    if spec in NETWORKS and NETWORKS[spec].task != "sr":
-        raise cli.UserError(f"{spec} is not a super-resolution network")
-    config = NetworkConfig(spec, scale).resolved()
-    card = model_card.shipped(config.name, scale)
+        return keras_candidate(model, f"{model.name} ({spec})")
+    if suffix in runtime.FORMATS:
+        try:
+            rt = runtime.load(spec, args.threads)
+        except ValueError as e:
+            raise cli.UserError(str(e)) from None
+        if rt.scale > 1:
+            task = "sr"
+        else:
+            task = args.task or ("denoise" if rt.channels == 3 else "jpeg")
+        if rt.input_size[0] is None:
+            return Candidate(spec, f"{rt.engine}, whole images", task, rt.channels, rt.scale, lambda x: rt(x[None])[0].clip(0, 1))
+        h, w = rt.input_size
+        try:
+            restore = tiled(rt, (h, w), args.tile_overlap, rt.scale)
+        except ValueError as e:
+            raise cli.UserError(str(e)) from None
+        return Candidate(spec, f"{rt.engine}, {h}x{w} tiles overlapping by {args.tile_overlap}",
+                         task, rt.channels, rt.scale, restore)
+    config = NetworkConfig(spec, args.scale if spec in NETWORKS and NETWORKS[spec].task == "sr" else None).resolved()
+    card = model_card.shipped(config.name, config.scale)
     if card is not None:
-        return f"{config.name} x{scale} (shipped)", keras_upscaler(model_card.load(card))
+        return keras_candidate(model_card.load(card), f"{config.name} x{config.scale} (shipped)")
     print("WARNING: *** no trained weights ship for this network yet: evaluating a FRESHLY "
           "INITIALISED model ***", file=sys.stderr)
-    return f"{config.name} x{scale} (untrained)", keras_upscaler(build_model(config))
+    return keras_candidate(build_model(config), f"{config.name} (untrained)")
+
+
+def levels(task, args):
+    if task == "sr":
+        return [args.scale]
+    text = args.sigma if task == "denoise" else args.quality
+    try:
+        return [float(v) if task == "denoise" else int(v) for v in text.split(",")]
+    except ValueError:
+        raise cli.UserError(f"bad level list {text!r}") from None
 
 
 @cli.main
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="bicubic", help="bicubic, a network name or a model card .json")
-    p.add_argument("--scale", type=int, default=4, choices=(2, 3, 4))
-    p.add_argument("--sets", default="Set5,Set14,B100", help="comma-separated sets under the shared test/")
+    p.add_argument("--model", default="bicubic",
+                   help="bicubic, a network name, a model card .json, a .tflite or an .onnx (default bicubic)")
+    p.add_argument("--scale", type=int, choices=(2, 3, 4),
+                   help="SR scale (default: the model's, else 4)")
+    p.add_argument("--sigma", default="15,25,50", help="denoising noise levels (default 15,25,50)")
+    p.add_argument("--quality", default="10,20,30,40", help="JPEG qualities (default 10,20,30,40)")
+    p.add_argument("--task", choices=("denoise", "jpeg"),
+                   help="task of a x1 .tflite/.onnx (default: denoise for RGB, jpeg for gray)")
+    p.add_argument("--sets", help="comma-separated sets (default Set5,Set14,B100 / CBSD68 / Classic5)")
+    p.add_argument("--tile-overlap", type=int, default=16, help="LR pixels shared by .tflite tiles (default 16)")
+    p.add_argument("--threads", type=int, default=2, help="threads of the LCE interpreter (default 2)")
     p.add_argument("--json", help="also write the results (per image too) to this file")
     args = p.parse_args(argv)
-    sets = args.sets.split(",")
-    for name in sets:
-        if not (DATA_ROOT / "test" / name / f"x{args.scale}" / "LR").is_dir():
-            raise cli.UserError(f"no test set {name} with x{args.scale} LR images under {DATA_ROOT / 'test'}")
-    rows = [upscaler("bicubic", args.scale)]
+
+    model = None
     if args.model != "bicubic":
-        rows.append(upscaler(args.model, args.scale))
-    print("| model | " + " | ".join(f"{s} x{args.scale} PSNR / SSIM" for s in sets) + " |")
-    print("| --- |" + " --- |" * len(sets))
+        model = candidate(args.model, args)
+        if args.scale is not None and model.task == "sr" and args.scale != model.scale:
+            raise cli.UserError(f"{args.model} is a x{model.scale} model, not x{args.scale}")
+        args.scale = model.scale
+    args.scale = args.scale or 4
+    task = model.task if model else "sr"
+    channels = model.channels if model else 3
+    baseline = Candidate(BASELINE[task], "", task, channels, args.scale,
+                         bicubic(args.scale) if task == "sr" else identity)
+    rows = [baseline] + ([model] if model else [])
+    sets = (args.sets or DEFAULT_SETS[task]).split(",")
+    try:
+        columns = [(s, Degradation(task, level)) for s in sets for level in levels(task, args)]
+    except ValueError as e:
+        raise cli.UserError(str(e)) from None
+    for set_name, degradation in columns:
+        set_folders(set_name, degradation)
+
+    print("| model | " + " | ".join(f"{s} {d.label} PSNR / SSIM" for s, d in columns) + " |")
+    print("| --- |" + " --- |" * len(columns))
     results = {}
-    for label, upscale in rows:
-        results[label] = {s: evaluate_sr(upscale, s, args.scale) for s in sets}
-        cells = [f"{r['psnr']:.2f} / {r['ssim']:.4f}" for r in results[label].values()]
-        print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
+    for row in rows:
+        results[row.label] = {"runs_as": row.how, "sets": {}}
+        cells = []
+        for set_name, degradation in columns:
+            r = evaluate(row.restore, set_name, degradation, row.channels, progress=True)
+            results[row.label]["sets"].setdefault(set_name, {})[degradation.label] = r
+            cells.append(f"{r['psnr']:.2f} / {r['ssim']:.4f}")
+        print(f"| {row.label} | " + " | ".join(cells) + " |", flush=True)
+    metric = r["metric"]
+    notes = [f"{row.label}: {row.how}" for row in rows if row.how]
+    print(f"\nMetric: {metric}." + "".join(f" {note}." for note in notes))
     if args.json:
-        atomic_write(args.json, json.dumps({"scale": args.scale, "results": results}, indent=2) + "\n")
+        atomic_write(args.json, json.dumps({"task": task, "metric": metric, "results": results}, indent=2) + "\n")
     return 0
 
 

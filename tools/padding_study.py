@@ -7,14 +7,15 @@ compare the two paddings with each other, and are no claim about fully trained q
 
 import argparse
 import sys
+from pathlib import Path
 
-from lce_models import NetworkConfig, build_model, cli
+from lce_models import NetworkConfig, cli
 
-import tf_keras as keras  # noqa: E402  (after lce_models, which selects Keras 2)
-from lce_models.data import DATA_ROOT, SRPatches
-from lce_models.evaluation import evaluate_sr, keras_upscaler
-from lce_models.training import train
-from lce_models.units import PADDINGS
+from lce_models.data import training_folders  # noqa: E402  (after lce_models: Keras 2)
+from lce_models.degradations import Degradation  # noqa: E402
+from lce_models.evaluation import evaluate, keras_restorer  # noqa: E402
+from lce_models.training import TrainingPlan, train  # noqa: E402
+from lce_models.units import PADDINGS  # noqa: E402
 
 
 @cli.main
@@ -26,28 +27,28 @@ def main(argv=None):
     p.add_argument("--depth", type=int, help="blocks (default: the network's)")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr-patch", type=int, default=32, help="LR patch size")
+    p.add_argument("--patch", type=int, default=32, help="LR patch size")
     p.add_argument("--learning-rate", type=float, default=5e-4)
-    p.add_argument("--train", default="T91,BSD200", help="folders under the shared train/")
+    p.add_argument("--train", default="T91,BSD200", help="folders, or sets under the shared train/")
     p.add_argument("--test", default="Set5")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/padding_study", help="one run folder per padding in here")
     args = p.parse_args(argv)
-    folders = [DATA_ROOT / "train" / name for name in args.train.split(",")]
+    plan = TrainingPlan(steps=args.steps, batch_size=args.batch_size, patch=args.patch,
+                        learning_rate=args.learning_rate, seed=args.seed, milestones=(),
+                        validate_every=args.steps + 1, validation_set=args.test,
+                        data=training_folders(args.train))
     print(f"| network | padding | steps | final L1 | {args.test} x{args.scale} Y-PSNR (dB) |")
     print("| --- | --- | --- | --- | --- |")
-    initial = None
     for padding in PADDINGS:
-        keras.utils.set_random_seed(args.seed)
-        config = NetworkConfig(args.model, args.scale, depth=args.depth, padding=padding)
-        model = build_model(config)
-        if initial is None:
-            initial = model.get_weights()
-        model.set_weights(initial)  # the paddings differ in nothing else
-        patches = SRPatches(folders, args.scale, args.lr_patch, seed=args.seed)
-        loss = train(model, patches, args.steps, args.batch_size, args.learning_rate)
-        psnr = evaluate_sr(keras_upscaler(model), args.test, args.scale)["psnr"]
-        print(f"| {model.name} depth {model.config.depth} | {padding} | {args.steps} | "
-              f"{loss:.4f} | {psnr:.2f} |", flush=True)
+        # the same seed draws the same initial weights and patches: the paddings differ in
+        # nothing else
+        config = NetworkConfig(args.model, args.scale, depth=args.depth, padding=padding).resolved()
+        degradation = Degradation("sr", args.scale)
+        summary = train(Path(args.out) / padding, config, degradation, plan)
+        psnr = evaluate(keras_restorer(summary["model"]), args.test, degradation)["psnr"]
+        print(f"| {args.model} depth {config.depth} | {padding} | {args.steps} | "
+              f"{summary['last_loss']:.4f} | {psnr:.2f} |", flush=True)
     return 0
 
 

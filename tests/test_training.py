@@ -1,0 +1,118 @@
+"""tools/train.py end to end on a tiny network: cards, exact resumption after a kill, NaN stop,
+a foreign run folder, and two replicas of MirroredStrategy agreeing with one."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from lce_models import build_model, model_card
+from lce_models.data import DATA_ROOT
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--model", "bbcu-l", "--scale", "2", "--depth", "1", "--n-feats", "8", "--train", "T91",
+        "--batch-size", "4", "--patch", "12", "--no-progress"]
+
+pytestmark = pytest.mark.skipif(not (DATA_ROOT / "train" / "T91").is_dir(), reason="shared data absent")
+
+
+def train(*argv, check=True):
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "train.py"), *TINY, *argv],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    if check:
+        assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def weights(card):
+    return model_card.load(card).get_weights()
+
+
+def test_a_killed_run_resumes_exactly(tmp_path):
+    """Step, optimizer state and learning rate (a milestone at step 3) all come back: the
+    resumed weights equal an unbroken run's bit for bit."""
+    plan = ["--steps", "8", "--milestones", "3", "--gamma", "0.1", "--save-every", "1",
+            "--val-every", "4", "--deterministic"]
+    train(*plan, "--out", str(tmp_path / "unbroken"))
+
+    broken = tmp_path / "broken"
+    cmd = [sys.executable, str(ROOT / "tools" / "train.py"), *TINY, *plan, "--out", str(broken)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not (broken / "checkpoints" / "ckpt-4.index").exists():
+        assert proc.poll() is None and time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # mid-run, perhaps mid-save
+    proc.wait()
+    state = (broken / "checkpoints" / "checkpoint").read_text()
+    assert "ckpt-8" not in state  # it really was stopped short
+    resumed = train(*plan, "--out", str(broken))
+    assert "steps (" in resumed.stdout
+    for a, b in zip(weights(tmp_path / "unbroken" / "latest.json"), weights(broken / "latest.json")):
+        np.testing.assert_array_equal(a, b)
+
+    card = json.loads((broken / "latest.json").read_text())
+    assert card["training"]["steps"] == 8 and card["training"]["data"] == ["shared:train/T91"]
+    assert card["network"]["padding"] == "zero" and card["network"]["k"] == 130 * 8 / 64
+    assert card["task"] == "sr" and card["level"] == 2
+    assert card["validation"]["set"] == "Set5" and card["validation"]["psnr"] > 20
+    assert (broken / "best.json").is_file() and list((broken / "logs").iterdir())
+    again = train(*plan, "--out", str(broken))
+    assert "already trained to step 8" in again.stdout
+
+
+def test_user_mistakes_and_a_diverging_loss(tmp_path):
+    train("--steps", "1", "--out", str(tmp_path), "--val-every", "9")
+    other = train("--steps", "1", "--out", str(tmp_path), "--seed", "4", check=False)
+    assert other.returncode == 2 and "holds a different run (seed differ)" in other.stderr
+    missing = train("--train", "/nonexistent", "--out", str(tmp_path / "x"), check=False)
+    assert missing.returncode == 2 and "error: training folder '/nonexistent'" in missing.stderr
+    nan = train("--steps", "20", "--learning-rate", "1e30", "--out", str(tmp_path / "nan"), check=False)
+    assert nan.returncode == 1 and "error: loss became" in nan.stderr
+    for done in (other, missing, nan):
+        assert "Traceback" not in done.stderr
+
+
+MIRRORED = """
+import sys
+import lce_models
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from lce_models import NetworkConfig
+from lce_models.data import DATA_ROOT
+from lce_models.degradations import Degradation
+from lce_models.training import TrainingPlan, train
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"][: int(sys.argv[2])])
+plan = TrainingPlan(steps=2, batch_size=4, patch=12, learning_rate=1e-2, validate_every=9,
+                    data=(DATA_ROOT / "train" / "T91",))
+config = NetworkConfig("bbcu-l", 2, n_feats=8, depth=1).resolved()
+train(sys.argv[1], config, Degradation("sr", 2), plan, strategy, progress=False)
+print("replicas", strategy.num_replicas_in_sync)
+"""
+
+
+def test_two_mirrored_replicas_train_like_one(tmp_path):
+    """Each replica takes half of the same global batch, so two replicas on two logical CPUs
+    reach the weights one replica does (up to the order of the gradient sums), and both
+    moved far from the initial weights (learning rate 1e-2)."""
+    for n in (1, 2):
+        done = subprocess.run([sys.executable, "-c", MIRRORED, str(tmp_path / f"r{n}"), str(n)],
+                              capture_output=True, text=True, cwd=ROOT, timeout=300,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert f"replicas {n}" in done.stdout
+    one, two = weights(tmp_path / "r1" / "latest.json"), weights(tmp_path / "r2" / "latest.json")
+    config, _, _ = model_card.read(tmp_path / "r1" / "latest.json")
+    keras.utils.set_random_seed(0)
+    initial = build_model(config).get_weights()
+    assert max(np.abs(a - i).max() for a, i in zip(one, initial)) > 1e-3
+    for a, b in zip(one, two):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

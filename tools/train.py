@@ -1,0 +1,115 @@
+"""Train a network on folders of images; rerun the same command to resume after a stop.
+
+L1 loss, Adam (betas 0.9 / 0.99), learning rate x gamma at each milestone: the BBCU
+reference's settings, all overridable. Patches are cropped, flipped, rotated and degraded on
+the fly (bicubic xS / Gaussian noise sigma / JPEG quality q). The run folder (--out) gets
+checkpoints/ (resume), logs/ (tensorboard --logdir OUT/logs), and the model cards latest.json
+and best.json (highest validation PSNR) with their weights, which evaluate.py and convert.py
+read. Several GPUs are used through MirroredStrategy, several machines through TF_CONFIG.
+
+Examples:
+  python tools/train.py --model bbcu-l --scale 4 --steps 300000
+  python tools/train.py --model bbcu-dn --sigma 25 --out runs/dn25
+  python tools/train.py --model bbcu-car --quality 10
+"""
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from lce_models import NETWORKS, NetworkConfig, cli
+
+import tensorflow as tf  # noqa: E402  (after lce_models, which selects Keras 2)
+from lce_models.data import training_folders  # noqa: E402
+from lce_models.degradations import Degradation  # noqa: E402
+from lce_models.training import RunFolderError, TrainingPlan, train  # noqa: E402
+
+LEVEL_FLAG = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}
+
+
+def positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+    return value
+
+
+@cli.main
+def main(argv=None):
+    d = TrainingPlan()
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    net = p.add_argument_group("network")
+    net.add_argument("--model", default="bbcu-l", choices=list(NETWORKS), help="network (default bbcu-l)")
+    net.add_argument("--scale", type=int, default=4, choices=(2, 3, 4), help="SR scale (default 4)")
+    net.add_argument("--sigma", type=float, default=25, help="noise level of bbcu-dn on 0-255 (default 25)")
+    net.add_argument("--quality", type=int, default=10, help="JPEG quality of bbcu-car (default 10)")
+    net.add_argument("--variant", default="v4", help="BBCU variant v1-v4 (default v4)")
+    net.add_argument("--padding", default="zero", help="binary conv padding: zero or one (default zero)")
+    net.add_argument("--depth", type=positive, help="blocks (default: the network's)")
+    net.add_argument("--n-feats", type=positive, default=64, help="feature channels (default 64)")
+    run = p.add_argument_group("training")
+    run.add_argument("--train", default="T91,BSD200",
+                     help="comma-separated image folders, or set names under the shared train/ "
+                          "(default T91,BSD200, the '291' set)")
+    run.add_argument("--out", help="run folder (default runs/<model>_<level>)")
+    run.add_argument("--steps", type=positive, default=d.steps, help=f"default {d.steps}")
+    run.add_argument("--batch-size", type=positive, default=d.batch_size, help=f"global batch (default {d.batch_size})")
+    run.add_argument("--patch", type=positive, default=d.patch,
+                     help=f"input (LR) patch side in pixels (default {d.patch})")
+    run.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"default {d.learning_rate:g}")
+    run.add_argument("--milestones", default=",".join(map(str, d.milestones)),
+                     help="steps at which the learning rate is multiplied by --gamma (default 200000)")
+    run.add_argument("--gamma", type=float, default=d.gamma, help=f"default {d.gamma}")
+    run.add_argument("--val", default=d.validation_set, help="validation set (default Set5)")
+    run.add_argument("--val-every", type=positive, default=d.validate_every, help=f"steps (default {d.validate_every})")
+    run.add_argument("--save-every", type=positive, default=d.save_every,
+                     help=f"checkpoint every this many steps (default {d.save_every})")
+    run.add_argument("--seed", type=int, default=d.seed, help="initial weights and patches (default 0)")
+    run.add_argument("--deterministic", action="store_true",
+                     help="deterministic TensorFlow ops: a resumed run then matches an unbroken one bit for bit")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+
+    task = NETWORKS[args.model].task
+    level = getattr(args, LEVEL_FLAG[task])
+    try:
+        degradation = Degradation(task, level)
+        milestones = tuple(int(m) for m in args.milestones.split(",") if m)
+        if list(milestones) != sorted(set(milestones)) or (milestones and milestones[0] < 1):
+            raise ValueError("milestones must be increasing positive steps")
+    except ValueError as e:
+        raise cli.UserError(f"bad --{LEVEL_FLAG[task]} or --milestones: {e}") from None
+    config = NetworkConfig(args.model, args.scale if task == "sr" else None,
+                           n_feats=args.n_feats, depth=args.depth, variant=args.variant,
+                           padding=args.padding).resolved()
+    plan = TrainingPlan(steps=args.steps, batch_size=args.batch_size, patch=args.patch,
+                        learning_rate=args.learning_rate, milestones=milestones, gamma=args.gamma,
+                        seed=args.seed, validate_every=args.val_every, save_every=args.save_every,
+                        validation_set=args.val, data=training_folders(args.train))
+    out = Path(args.out or f"runs/{args.model}_{degradation.label.replace(' ', '')}")
+    if args.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    try:
+        summary = train(out, config, degradation, plan, progress=not args.no_progress)
+    except RunFolderError as e:
+        raise cli.UserError(str(e)) from None
+    except FloatingPointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    done = plan.steps - summary["start_step"]
+    if done:
+        rate = summary["steps_per_second"] or math.nan
+        print(f"{done} steps ({rate:.3g} steps/s after the first), final L1 {summary['last_loss']:.4f}, "
+              f"{plan.validation_set} PSNR {summary['validation_psnr']:.2f} dB "
+              f"(best {summary['best_psnr']:.2f})")
+    else:
+        print(f"{out} is already trained to step {plan.steps}; raise --steps to go on")
+    print(f"model cards: {out / 'latest.json'}, {out / 'best.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
