@@ -16,6 +16,7 @@ cluster, else ``MirroredStrategy`` over the local GPUs (or the CPU when there ar
 import json
 import math
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -126,11 +127,14 @@ def train(run_dir, config, degradation, plan, strategy=None, progress=True):
         optimizer.build(model.trainable_variables)
         best = tf.Variable(-math.inf, trainable=False, name="best_validation_psnr")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, best=best)
-    # Workers other than the chief must save too (it is collective), but somewhere private.
-    checkpoint_dir = run_dir / "checkpoints" if chief else run_dir / f".worker-{os.getpid()}"
-    manager = tf.train.CheckpointManager(checkpoint, str(checkpoint_dir), max_to_keep=2)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    # Every worker resumes from the chief's checkpoints. The others must save too (saving is
+    # collective), but somewhere private that they delete again.
+    checkpoint_dir = run_dir / "checkpoints"
+    save_dir = checkpoint_dir if chief else run_dir / f".worker-{strategy.cluster_resolver.task_id}"
+    manager = tf.train.CheckpointManager(checkpoint, str(save_dir), max_to_keep=2)
+    latest = tf.train.latest_checkpoint(str(checkpoint_dir))
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
     start = int(optimizer.iterations.numpy())
 
     def input_fn(context):
@@ -170,8 +174,9 @@ def train(run_dir, config, degradation, plan, strategy=None, progress=True):
     for step in range(start + 1, plan.steps + 1):
         loss = float(train_step(next(batches)))
         if not math.isfinite(loss):
+            kept = tf.train.latest_checkpoint(str(checkpoint_dir))
             raise FloatingPointError(f"loss became {loss} at step {step}; stopped without saving, "
-                                     f"so the latest checkpoint ({manager.latest_checkpoint}) is intact")
+                                     f"so the latest checkpoint ({kept}) is intact")
         if step == start + 1:  # the first step traces the graph: time from its end
             began = time.perf_counter()
         rate = (step - start - 1) / (time.perf_counter() - began) if step > start + 1 else math.nan
@@ -194,6 +199,8 @@ def train(run_dir, config, degradation, plan, strategy=None, progress=True):
             manager.save(checkpoint_number=step)
             if chief:
                 card("latest", step, last_psnr)
+            else:
+                shutil.rmtree(save_dir, ignore_errors=True)
     bar.close()
     return {"start_step": start, "steps": plan.steps, "last_loss": loss,
             "steps_per_second": rate if plan.steps > start + 1 else None,

@@ -4,6 +4,7 @@ a foreign run folder, and two replicas of MirroredStrategy agreeing with one."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -116,3 +117,34 @@ def test_two_mirrored_replicas_train_like_one(tmp_path):
     assert max(np.abs(a - i).max() for a, i in zip(one, initial)) > 1e-3
     for a, b in zip(one, two):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_workers_from_tf_config(tmp_path):
+    """MultiWorkerMirroredStrategy from TF_CONFIG, two local processes over loopback: the chief
+    writes the run folder, the other worker leaves nothing behind."""
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    procs = []
+    for index in range(2):
+        config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        procs.append(subprocess.Popen(
+            [sys.executable, str(ROOT / "tools" / "train.py"), *TINY, "--steps", "2", "--val-every", "9",
+             "--out", str(tmp_path)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "TF_CONFIG": json.dumps(config)}))
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, err[-2000:]
+        assert "2 steps (" in out
+    assert "Set5 PSNR" in outputs[0][0] and "Set5 PSNR" not in outputs[1][0]  # the chief validates
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "best.json", "best_weights.h5", "checkpoints", "latest.json", "latest_weights.h5", "logs", "run.json"]

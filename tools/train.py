@@ -102,9 +102,10 @@ def main(argv=None):
     done = plan.steps - summary["start_step"]
     if done:
         rate = summary["steps_per_second"] or math.nan
-        print(f"{done} steps ({rate:.3g} steps/s after the first), final L1 {summary['last_loss']:.4f}, "
-              f"{plan.validation_set} PSNR {summary['validation_psnr']:.2f} dB "
-              f"(best {summary['best_psnr']:.2f})")
+        psnr = summary["validation_psnr"]  # None on workers other than the chief
+        print(f"{done} steps ({rate:.3g} steps/s after the first), final L1 {summary['last_loss']:.4f}"
+              + (f", {plan.validation_set} PSNR {psnr:.2f} dB (best {summary['best_psnr']:.2f})"
+                 if psnr is not None else ""))
     else:
         print(f"{out} is already trained to step {plan.steps}; raise --steps to go on")
     print(f"model cards: {out / 'latest.json'}, {out / 'best.json'}")
