@@ -27,14 +27,15 @@ from tqdm import tqdm
 
 from lce_models import model_card
 from lce_models.data import DATA_ROOT
-from lce_models.evaluation import evaluate, keras_restorer
+from lce_models.evaluation import evaluate, keras_restorer, set_folders
 from lce_models.files import atomic_write
 from lce_models.networks import build_model
 from lce_models.pipeline import ImageBank, dataset
 
 
-class RunFolderError(ValueError):
-    """The run folder holds another run, which this one must not overwrite (one line)."""
+class SetupError(ValueError):
+    """The run cannot start as asked: the folder holds another run, or the batch does not
+    split over the replicas (one line, for the tool to print)."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def _claim(run_dir, identity):
         held = json.loads(path.read_text())
         if held != identity:
             changed = sorted(k for k in identity if held.get(k) != identity[k])
-            raise RunFolderError(f"{run_dir} holds a different run ({', '.join(changed)} differ); "
+            raise SetupError(f"{run_dir} holds a different run ({', '.join(changed)} differ); "
                                  "choose another --out to start a new one")
     else:
         atomic_write(path, json.dumps(identity, indent=2) + "\n")
@@ -112,10 +113,11 @@ def train(run_dir, config, degradation, plan, strategy=None, progress=True):
     chief = _is_chief(strategy)
     replicas = strategy.num_replicas_in_sync
     if plan.batch_size % replicas:
-        raise ValueError(f"batch size {plan.batch_size} does not split over {replicas} replicas")
+        raise SetupError(f"batch size {plan.batch_size} does not split over {replicas} replicas")
     identity = {"network": config.to_dict(), "task": degradation.task, "level": degradation.level,
                 **{k: v for k, v in asdict(plan).items() if k in ("batch_size", "patch", "seed", "data")}}
     identity["data"] = _describe(plan.data)
+    set_folders(plan.validation_set, degradation)  # fail now, not at the first validation
     if chief:
         _claim(run_dir, identity)
 

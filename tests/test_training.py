@@ -75,9 +75,11 @@ def test_user_mistakes_and_a_diverging_loss(tmp_path):
     assert other.returncode == 2 and "holds a different run (seed differ)" in other.stderr
     missing = train("--train", "/nonexistent", "--out", str(tmp_path / "x"), check=False)
     assert missing.returncode == 2 and "error: training folder '/nonexistent'" in missing.stderr
+    no_val = train("--val", "Set9", "--out", str(tmp_path / "v"), check=False)
+    assert no_val.returncode == 2 and "error: no test set 'Set9'" in no_val.stderr
     nan = train("--steps", "20", "--learning-rate", "1e30", "--out", str(tmp_path / "nan"), check=False)
     assert nan.returncode == 1 and "error: loss became" in nan.stderr
-    for done in (other, missing, nan):
+    for done in (other, missing, no_val, nan):
         assert "Traceback" not in done.stderr
 
 

@@ -23,7 +23,7 @@ from lce_models import NETWORKS, NetworkConfig, cli
 import tensorflow as tf  # noqa: E402  (after lce_models, which selects Keras 2)
 from lce_models.data import training_folders  # noqa: E402
 from lce_models.degradations import Degradation  # noqa: E402
-from lce_models.training import RunFolderError, TrainingPlan, train  # noqa: E402
+from lce_models.training import SetupError, TrainingPlan, train  # noqa: E402
 
 LEVEL_FLAG = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}
 
@@ -94,7 +94,7 @@ def main(argv=None):
         tf.config.experimental.enable_op_determinism()
     try:
         summary = train(out, config, degradation, plan, progress=not args.no_progress)
-    except RunFolderError as e:
+    except SetupError as e:
         raise cli.UserError(str(e)) from None
     except FloatingPointError as e:
         print(f"error: {e}", file=sys.stderr)
