@@ -18,16 +18,18 @@ from onnx import numpy_helper
 
 from converters.runtime import onnx_runtime
 from converters.tflite import ConversionError, expected_convolutions
+from lce_models.bam import freeze
 
 OPSET = 17
 
 
 def convert(model):
     """Convert a Keras model to a simplified ONNX ``ModelProto`` with dynamic batch, height and
-    width (whatever fixed shape the Keras model was built with)."""
+    width (whatever fixed shape the Keras model was built with). Bit-accumulated weights
+    (``lce_models.bam``) are frozen to constants first."""
     channels = model.input_shape[-1]
     spec = (tf.TensorSpec((None, None, None, channels), tf.float32, name="image"),)
-    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=OPSET)
+    proto, _ = tf2onnx.convert.from_keras(freeze(model), input_signature=spec, opset=OPSET)
     simplified, ok = onnxsim.simplify(proto)
     if not ok:
         raise ConversionError("onnxsim could not validate the simplified graph")

@@ -16,6 +16,7 @@ from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow.lite.python.schema_util import get_builtin_code_from_operator_code
 
 from lce_models import build_model
+from lce_models.bam import freeze
 from lce_models.complexity import is_binary_conv
 
 #: Custom ops that LCE's runtime implements; any other custom op cannot run anywhere.
@@ -39,7 +40,10 @@ def with_fixed_shape(model, input_shape):
 
 
 def convert(model):
-    """Convert a Keras model with a fixed input shape to an LCE flatbuffer (float32 in/out)."""
+    """Convert a Keras model with a fixed input shape to an LCE flatbuffer (float32 in/out).
+
+    Bit-accumulated weights (``lce_models.bam``) are frozen to constants first.
+    """
     shape = model.input_shape
     if any(d is None for d in shape[1:3]):
         raise ConversionError(
@@ -53,7 +57,7 @@ def convert(model):
     logger.setLevel("ERROR")
     try:
         return lce.convert_keras_model(
-            model, inference_input_type=tf.float32, inference_output_type=tf.float32
+            freeze(model), inference_input_type=tf.float32, inference_output_type=tf.float32
         )
     finally:
         logger.setLevel(level)

@@ -26,6 +26,21 @@ def size(text):
     return h, w
 
 
+def key_value(text):
+    """argparse type for ``KEY=VALUE`` (e.g. ``reduce=mean``)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+#: Help of the network-variant flags the tools share.
+VARIANT_HELP = ("BBCU unit variant v1..v4 (default v4), or for bsrn/srresnet-bam: bam (the "
+                "paper), bam-learned, or the ablations w1, w2, a1, a2 (default bam)")
+BAM_OPTION_HELP = ("override a BAMOptions field of bsrn/srresnet-bam, e.g. reduce=mean, "
+                   "weight_terms=latent, weight_norm=none (repeatable)")
+
+
 def main(function):
     """Run a tool's ``main``: user mistakes become ``error: ...`` and exit status 2."""
 

@@ -10,6 +10,11 @@ Both are taken at an LR input of 320x180 (a 1280x720 x4 output). Per-channel flo
 around the binary convolutions (RSign shifts, RPReLU, BatchNorm) are not in the papers'
 figures; they are reported apart as ``other_params``. Element-wise ops, pixel shuffle and the
 bilinear residual are not counted, as in the papers.
+
+BSRN (Xin et al., ECCV 2020, Table 3) counts every weight and every multiply-accumulate at
+full size, binary or not: ``macs`` and ``trainable_params`` (what PyTorch's ``parameters()``
+holds: convolutions, BatchNorm scales and shifts, accumulation coefficients; no running
+statistics). Its totals are for a 1280x720 output as well.
 """
 
 from dataclasses import dataclass
@@ -17,6 +22,8 @@ from dataclasses import dataclass
 import larq as lq
 import numpy as np
 import tf_keras as keras
+
+from lce_models.bam import BAMConv2D
 
 #: LR input (H, W) of the papers' complexity figures.
 PAPER_INPUT = (180, 320)
@@ -29,6 +36,12 @@ class Complexity:
     float_conv_params: int
     binary_params: int
     other_params: int
+    trainable_params: int
+
+    @property
+    def macs(self):
+        """All multiply-accumulates, binary ones at full count (BSRN's convention)."""
+        return self.flops + self.bops
 
     @property
     def ops(self):
@@ -51,7 +64,7 @@ def is_binary_conv(layer):
     return (
         isinstance(layer, lq.layers.QuantConv2D)
         and layer.input_quantizer is not None
-        and layer.kernel_quantizer is not None
+        and (layer.kernel_quantizer is not None or isinstance(layer, BAMConv2D))
     )
 
 
@@ -72,6 +85,7 @@ def count(model):
                 flops += macs
                 float_params += layer.count_params()
     conv_params = float_params + binary_params
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     return Complexity(
-        flops, bops, float_params, binary_params, model.count_params() - conv_params
+        flops, bops, float_params, binary_params, model.count_params() - conv_params, trainable
     )

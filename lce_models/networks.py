@@ -13,7 +13,20 @@ srresnet-fp    SR x2/x3/x4           the same topology in float: 16 residual blo
 bbcu-dn        denoising             DnCNN: float head conv + ReLU, 18 BBCU units, float tail
                                      conv, output = input - predicted noise, k
 bbcu-car       JPEG artifacts        the same DnCNN, grayscale by default
+bsrn           SR x2/x3/x4           BSRN (Xin et al., ECCV 2020): float head conv, 20 HPB
+                                     blocks of 2 LB blocks with bit accumulation
+                                     (``lce_models.bam``), float body-end conv + long skip,
+                                     float conv + pixel-shuffle upsampler, float last conv;
+                                     48 features
+srresnet-bam   SR x2/x3/x4           SRResNet_BAM of the same paper: 9x9 float head + PReLU,
+                                     16 residual blocks of two 3x3 BAM steps (accumulating
+                                     within the block), float conv + long skip, conv +
+                                     pixel-shuffle + PReLU upsampler, 9x9 float last conv
 =============  ====================  =========================================================
+
+The BAM networks are EDSR-style (no bilinear residual, no k): with the paper's block counts
+their totals are the paper's Table 3 (``tools/complexity.py``). VDSR_BAM is not offered: VDSR
+works on a bicubic-upscaled input, and TFLite has no bicubic resize to put inside the graph.
 
 Models take float32 images in [0, 1], NHWC, and return the same.
 """
@@ -22,8 +35,9 @@ from dataclasses import asdict, dataclass, field, replace
 
 import tf_keras as keras
 
+from lce_models import bam
 from lce_models.layers import PixelShuffle
-from lce_models.units import BBCU, BBCUUp, VARIANTS, check_unit_options
+from lce_models.units import BBCU, PADDINGS, VARIANTS, BBCUUp, check_unit_options
 
 
 class ConfigurationError(ValueError):
@@ -36,9 +50,14 @@ class NetworkSpec:
     scales: tuple
     channels: int
     depth: int
-    binary: bool
+    family: str  # "bbcu" | "bam" | "float": which unit variants apply
     description: str
     builder: object = field(repr=False)
+    n_feats: int = 64
+
+    @property
+    def binary(self):
+        return self.family != "float"
 
 
 @dataclass(frozen=True)
@@ -46,19 +65,23 @@ class NetworkConfig:
     """Everything that fixes a network's graph; JSON-friendly (``asdict``).
 
     Fields left as None take the network's default: ``scale`` 4 for SR (1 otherwise),
-    ``channels`` and ``depth`` from the registry, ``k = 130 * n_feats / 64`` for binary
-    networks whose variant uses residual alignment (paper Sec. 3.2), else 1.
-    ``depth`` counts blocks of two units for SR, units for DnCNN.
+    ``channels``, ``n_feats`` and ``depth`` from the registry, ``variant`` v4 for BBCU networks
+    (``lce_models.units``) and ``bam`` for BAM networks (``lce_models.bam``: the paper's BSRN
+    or an ablation of its Table 4), ``k = 130 * n_feats / 64`` for BBCU networks whose variant
+    uses residual alignment (paper Sec. 3.2), else 1. ``bam_options`` overrides fields of the
+    variant's ``BAMOptions`` (resolved to all of them). ``depth`` counts blocks of two units
+    for BBCU SR, units for DnCNN, HPB blocks for BSRN, residual blocks for SRResNet_BAM.
     """
 
     name: str
     scale: int | None = None
     channels: int | None = None
-    n_feats: int = 64
+    n_feats: int | None = None
     depth: int | None = None
-    variant: str = "v4"
+    variant: str | None = None
     padding: str = "zero"
     k: float | None = None
+    bam_options: dict | None = None
 
     def resolved(self):
         """The same config with every default filled in, after validation."""
@@ -71,24 +94,50 @@ class NetworkConfig:
         if scale not in spec.scales:
             allowed = ", ".join(str(s) for s in spec.scales)
             raise ConfigurationError(f"{self.name} supports scale {allowed}, not {scale}")
-        try:
-            check_unit_options(self.variant, self.padding)
-        except ValueError as e:
-            raise ConfigurationError(str(e)) from None
-        if not spec.binary and (self.variant, self.padding) != ("v4", "zero"):
-            raise ConfigurationError(f"{self.name} is a float network: no variant or padding")
+        variant, bam_options = self._resolved_variant(spec)
         channels = self.channels or spec.channels
         if channels not in (1, 3):
             raise ConfigurationError(f"channels must be 1 (gray) or 3 (RGB), not {channels}")
-        if self.n_feats < channels or (self.depth is not None and self.depth < 1):
+        n_feats = self.n_feats or spec.n_feats
+        if n_feats < channels or (self.depth is not None and self.depth < 1):
             raise ConfigurationError("n_feats must be >= channels and depth >= 1")
         k = self.k
         if k is None:
-            aligned = spec.binary and VARIANTS[self.variant].residual_alignment
-            k = 130.0 * self.n_feats / 64 if aligned else 1.0
+            aligned = spec.family == "bbcu" and VARIANTS[variant].residual_alignment
+            k = 130.0 * n_feats / 64 if aligned else 1.0
         return replace(
-            self, scale=scale, channels=channels, depth=self.depth or spec.depth, k=float(k)
+            self, scale=scale, channels=channels, n_feats=n_feats, depth=self.depth or spec.depth,
+            variant=variant, k=float(k), bam_options=bam_options,
         )
+
+    def _resolved_variant(self, spec):
+        if spec.family != "bam" and self.bam_options is not None:
+            raise ConfigurationError(f"{self.name} has no bit accumulation: no bam_options")
+        if spec.family == "float":
+            if (self.variant, self.padding) != (None, "zero"):
+                raise ConfigurationError(f"{self.name} is a float network: no variant or padding")
+            return None, None
+        if spec.family == "bbcu":
+            variant = self.variant or "v4"
+            try:
+                check_unit_options(variant, self.padding)
+            except ValueError as e:
+                raise ConfigurationError(str(e)) from None
+            return variant, None
+        variant = self.variant or "bam"
+        if variant not in bam.VARIANTS:
+            raise ConfigurationError(
+                f"unknown BAM variant {variant!r}; choose from {', '.join(bam.VARIANTS)}"
+            )
+        if self.padding not in PADDINGS:
+            raise ConfigurationError(
+                f"unknown padding {self.padding!r}; choose from {', '.join(PADDINGS)}"
+            )
+        try:
+            options = replace(bam.VARIANTS[variant], **(self.bam_options or {}))
+        except (TypeError, ValueError) as e:
+            raise ConfigurationError(f"bam_options: {e}") from None
+        return variant, options.to_dict()
 
     def to_dict(self):
         return asdict(self)
@@ -111,11 +160,11 @@ def build_model(config, input_shape=(None, None), batch_size=None):
     return model
 
 
-def _float_conv(filters, name, use_bias=True):
+def _float_conv(filters, name, use_bias=True, size=3):
     # BasicSR's default_init_weights: Kaiming normal (fan_in, ReLU gain) scaled by 0.1.
     return keras.layers.Conv2D(
         filters,
-        3,
+        size,
         padding="same",
         use_bias=use_bias,
         kernel_initializer=keras.initializers.VarianceScaling(0.02, "fan_in", "untruncated_normal"),
@@ -194,14 +243,68 @@ def bbcu_dncnn(image, config):
     return keras.layers.Rescaling(1.0 / config.k, name="align_out")(out)
 
 
+def _bam_sr_network(image, c, body, head_size, activation):
+    """EDSR-style SR skeleton around a binary ``body``: float head, float body-end conv with
+    a long skip, float conv + pixel-shuffle upsampler, float last conv. ``activation(name)``
+    makes the float activation after the head and each upsampler stage (None: none)."""
+    x = keras.layers.Rescaling(c.k, name="align_in")(image) if c.k != 1 else image
+    act = activation or (lambda name: lambda t: t)
+    head = act("head_act")(_float_conv(c.n_feats, "head_conv", size=head_size)(x))
+    feat = _float_conv(c.n_feats, "body_end_conv")(body(head))
+    feat = keras.layers.Add(name="long_skip")([head, feat])
+    for i, r in enumerate(_upsample_factors(c.scale), 1):
+        feat = _float_conv(c.n_feats * r * r, f"up{i}_conv")(feat)
+        feat = act(f"up{i}_act")(PixelShuffle(r, name=f"up{i}_shuffle")(feat))
+    out = _float_conv(c.channels, "last_conv", size=head_size)(feat)
+    return keras.layers.Rescaling(1.0 / c.k, name="align_out")(out) if c.k != 1 else out
+
+
+def bsrn(image, config):
+    """BSRN (Xin et al., ECCV 2020, Sec. 3.3 and Fig. 3): ``depth`` HPB blocks of two LB
+    blocks, bit accumulation in weights and activations; float head, tail and upsampler."""
+    options = bam.BAMOptions(**config.bam_options)
+
+    def body(x):
+        for b in range(config.depth):
+            x = bam.HPB(2, options, config.padding, name=f"hpb{b + 1:02d}")(x)
+        return x
+
+    return _bam_sr_network(image, config, body, head_size=3, activation=None)
+
+
+def srresnet_bam(image, config):
+    """SRResNet_BAM (Xin et al., ECCV 2020, Table 3): SRResNet (Ledig et al., CVPR 2017)
+    with each residual block's two convs binarized as BAM steps that accumulate within the
+    block; the BatchNorms of SRResNet become the BNs before the signs."""
+    options = bam.BAMOptions(**config.bam_options)
+
+    def body(x):
+        for b in range(config.depth):
+            group, name = bam.Group(), f"block{b + 1:02d}"
+            for i in (1, 2):
+                x = bam.BAMStep(3, options, config.padding, name=f"{name}_conv{i}")(x, group)
+        return x
+
+    def prelu(name):
+        return keras.layers.PReLU(shared_axes=[1, 2], name=name)
+
+    return _bam_sr_network(image, config, body, head_size=9, activation=prelu)
+
+
 NETWORKS = {
-    "bbcu-l": NetworkSpec("sr", (2, 3, 4), 3, 16, True, "BBCU-L super-resolution", bbcu_l),
-    "bbcu-m": NetworkSpec("sr", (2, 3, 4), 3, 16, True, "BBCU-M super-resolution", bbcu_m),
+    "bbcu-l": NetworkSpec("sr", (2, 3, 4), 3, 16, "bbcu", "BBCU-L super-resolution", bbcu_l),
+    "bbcu-m": NetworkSpec("sr", (2, 3, 4), 3, 16, "bbcu", "BBCU-M super-resolution", bbcu_m),
     "srresnet-fp": NetworkSpec(
-        "sr", (2, 3, 4), 3, 16, False, "float SRResNet baseline", srresnet_fp
+        "sr", (2, 3, 4), 3, 16, "float", "float SRResNet baseline", srresnet_fp
     ),
-    "bbcu-dn": NetworkSpec("denoise", (1,), 3, 18, True, "BBCU DnCNN denoiser", bbcu_dncnn),
+    "bbcu-dn": NetworkSpec("denoise", (1,), 3, 18, "bbcu", "BBCU DnCNN denoiser", bbcu_dncnn),
     "bbcu-car": NetworkSpec(
-        "jpeg", (1,), 1, 18, True, "BBCU DnCNN JPEG artifact removal", bbcu_dncnn
+        "jpeg", (1,), 1, 18, "bbcu", "BBCU DnCNN JPEG artifact removal", bbcu_dncnn
+    ),
+    "bsrn": NetworkSpec(
+        "sr", (2, 3, 4), 3, 20, "bam", "BSRN bit-accumulation super-resolution", bsrn, n_feats=48
+    ),
+    "srresnet-bam": NetworkSpec(
+        "sr", (2, 3, 4), 3, 16, "bam", "SRResNet with bit accumulation", srresnet_bam
     ),
 }

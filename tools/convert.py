@@ -40,7 +40,9 @@ def parse_args(argv):
                    help="network name (shipped weights if any, else freshly initialised) or a "
                         "model card .json beside its weights (default bbcu-l)")
     p.add_argument("--scale", type=int, help="SR scale for a network name (default 4)")
-    p.add_argument("--variant", default="v4", help="BBCU unit variant v1..v4, for a network name")
+    p.add_argument("--variant", help=cli.VARIANT_HELP + "; for a network name")
+    p.add_argument("--bam-option", type=cli.key_value, action="append", metavar="KEY=VALUE",
+                   help=cli.BAM_OPTION_HELP)
     p.add_argument("--padding", default="zero", help="binarized-input border: zero|one, for a network name")
     p.add_argument("--channels", type=int, help="1 (gray) or 3 (RGB), for a network name")
     p.add_argument("--input-size", type=cli.size, default=(180, 320), metavar="HxW",
@@ -60,10 +62,11 @@ def load_model(args, input_size):
     if args.model.endswith(".json"):
         return model_card.load(args.model, input_size, batch_size=1), args.model
     config = NetworkConfig(
-        args.model, args.scale, channels=args.channels, variant=args.variant, padding=args.padding
+        args.model, args.scale, channels=args.channels, variant=args.variant, padding=args.padding,
+        bam_options=dict(args.bam_option) if args.bam_option else None,
     ).resolved()
     card = model_card.shipped(config.name, config.scale)
-    if card is not None and (config.variant, config.padding) == ("v4", "zero"):
+    if card is not None and config == NetworkConfig(config.name, config.scale).resolved():
         return model_card.load(card, input_size, batch_size=1), str(card)
     log("WARNING: *** no trained weights ship for this network yet: converting a FRESHLY "
         "INITIALISED model, which checks the conversion but restores no image ***")
@@ -105,7 +108,7 @@ def main(argv=None):
     float_bytes = keras_weights_bytes(model)
     names = {"tflite": f"{model.name}_{h}x{w}.tflite", "onnx": f"{model.name}.onnx"}
     rows = [
-        ("network", f"{config.name} x{config.scale} ({config.variant}, {config.padding} padding, k={config.k:g})"),
+        ("network", f"{config.name} x{config.scale} ({config.variant or "float"}, {config.padding} padding, k={config.k:g})"),
         ("weights", source),
         ("LR input", f"{h}x{w}x{config.channels}"),
         ("binarized share of MACs", f"{c.binarized_ops_share:.1%}"),

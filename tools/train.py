@@ -11,6 +11,7 @@ Examples:
   python tools/train.py --model bbcu-l --scale 4 --steps 300000
   python tools/train.py --model bbcu-dn --sigma 25 --out runs/dn25
   python tools/train.py --model bbcu-car --quality 10
+  python tools/train.py --model bsrn --scale 4 --variant w2
 """
 
 import argparse
@@ -46,10 +47,12 @@ def main(argv=None):
     net.add_argument("--scale", type=int, default=4, choices=(2, 3, 4), help="SR scale (default 4)")
     net.add_argument("--sigma", type=float, default=25, help="noise level of bbcu-dn on 0-255 (default 25)")
     net.add_argument("--quality", type=int, default=10, help="JPEG quality of bbcu-car (default 10)")
-    net.add_argument("--variant", default="v4", help="BBCU variant v1-v4 (default v4)")
+    net.add_argument("--variant", help=cli.VARIANT_HELP)
+    net.add_argument("--bam-option", type=cli.key_value, action="append", metavar="KEY=VALUE",
+                     help=cli.BAM_OPTION_HELP)
     net.add_argument("--padding", default="zero", help="binary conv padding: zero or one (default zero)")
     net.add_argument("--depth", type=positive, help="blocks (default: the network's)")
-    net.add_argument("--n-feats", type=positive, default=64, help="feature channels (default 64)")
+    net.add_argument("--n-feats", type=positive, help="feature channels (default: the network's, 64 or 48)")
     run = p.add_argument_group("training")
     run.add_argument("--train", default="T91,BSD200",
                      help="comma-separated image folders, or set names under the shared train/ "
@@ -84,7 +87,8 @@ def main(argv=None):
         raise cli.UserError(f"bad --{LEVEL_FLAG[task]} or --milestones: {e}") from None
     config = NetworkConfig(args.model, args.scale if task == "sr" else None,
                            n_feats=args.n_feats, depth=args.depth, variant=args.variant,
-                           padding=args.padding).resolved()
+                           padding=args.padding,
+                           bam_options=dict(args.bam_option) if args.bam_option else None).resolved()
     plan = TrainingPlan(steps=args.steps, batch_size=args.batch_size, patch=args.patch,
                         learning_rate=args.learning_rate, milestones=milestones, gamma=args.gamma,
                         seed=args.seed, validate_every=args.val_every, save_every=args.save_every,
