@@ -41,6 +41,10 @@ and solved coefficients are held out of the gradient. At inference every accumul
 a constant: ``freeze`` replaces each ``BAMConv2D`` by a plain larq ``QuantConv2D`` holding
 E(|W_n|) * Sign(...), which ``magnitude_aware_sign`` leaves unchanged, so the LCE converter
 makes one ``LceBconv2d`` of it, and tf2onnx one ``Conv`` with folded weights.
+
+Measured caveat (README, "Known problem"): a full-depth BSRN turns the rare sign that float
+rounding flips between TensorFlow and LCE into a cascade over its 120 binary steps; with weight
+accumulation switched off (``weights="none"``) the same network did not cascade.
 """
 
 from dataclasses import asdict, dataclass, fields
@@ -181,15 +185,19 @@ class BAMConv2D(lq.layers.QuantConv2D):
     def accumulated(self):
         """``sum_i a_i T_i`` of Eq. 3, before BN and Sign."""
         o = self.options
+        # A tensor, not the variable: eager custom gradients (ste_sign) refuse variables.
+        kernel = tf.convert_to_tensor(self.kernel)
         if not self.sources:
-            return self.kernel
-        shape = self.kernel.shape[:2]
+            return kernel
         latent = o.weight_terms == "latent"
-        terms = [_fit_shape(s.kernel if latent else s.binary_sign(), shape, o.reduce)
-                 for s in self.sources]
-        terms.append(self.kernel if latent else lq.quantizers.ste_sign(self.kernel))
+        terms = [
+            _fit_shape(tf.convert_to_tensor(s.kernel) if latent else s.binary_sign(),
+                       kernel.shape[:2], o.reduce)
+            for s in self.sources
+        ]
+        terms.append(kernel if latent else lq.quantizers.ste_sign(kernel))
         if o.weights == "solved":
-            a = solve_coefficients(self.kernel, terms)
+            a = solve_coefficients(kernel, terms)
         elif o.weights == "learned":
             a = self.coefficients
         else:

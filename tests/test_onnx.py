@@ -10,7 +10,7 @@ from converters.tflite import ConversionError
 from lce_models import NetworkConfig, build_model
 
 
-@pytest.mark.parametrize("name,scale", [("bbcu-l", 4), ("bbcu-m", 3), ("srresnet-fp", 2), ("bbcu-car", 1)])
+@pytest.mark.parametrize("name,scale", [("bbcu-l", 4), ("bbcu-m", 3), ("srresnet-fp", 2), ("bbcu-car", 1), ("bsrn", 3), ("srresnet-bam", 2)])
 def test_onnx_matches_keras_at_any_size(name, scale, rng):
     model = randomize_weights(build_model(NetworkConfig(name, scale, depth=2)), seed=4)
     proto = convert(model)

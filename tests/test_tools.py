@@ -26,6 +26,8 @@ def tool(name):
         (["--model", "edsr"], "unknown network 'edsr'"),
         (["--model", "bbcu-dn", "--scale", "4"], "bbcu-dn supports scale 1, not 4"),
         (["--padding", "reflect"], "unknown padding 'reflect'"),
+        (["--model", "bsrn", "--bam-option", "reduce=max"], "bam_options: BAM reduce must be one of"),
+        (["--model", "bsrn", "--variant", "v4"], "unknown BAM variant 'v4'"),
         (["--image", "/nonexistent.png", "--input-size", "8x8", "--model", "bbcu-dn"], "image not found"),
     ],
 )
@@ -122,3 +124,11 @@ def test_evaluate_user_mistakes(argv, message, capsys):
     assert tool("evaluate")(argv) == 2
     err = capsys.readouterr().err
     assert f"error: {message}" in err and "Traceback" not in err
+
+
+def test_complexity_prints_both_papers_conventions(capsys):
+    assert tool("complexity")(["--models", "srresnet-bam,bbcu-m"]) == 0
+    rows = {tuple(r.split(" | ")[:2]): r for r in capsys.readouterr().out.splitlines()}
+    assert "127.9 G / 1547 K" in rows[("| srresnet-bam", "x4")]
+    assert "3.95 G / 51 K" in rows[("| bbcu-m", "x4")]
+    assert tool("complexity")(["--models", "vdsr-bam"]) == 2

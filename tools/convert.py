@@ -108,7 +108,7 @@ def main(argv=None):
     float_bytes = keras_weights_bytes(model)
     names = {"tflite": f"{model.name}_{h}x{w}.tflite", "onnx": f"{model.name}.onnx"}
     rows = [
-        ("network", f"{config.name} x{config.scale} ({config.variant or "float"}, {config.padding} padding, k={config.k:g})"),
+        ("network", f"{config.name} x{config.scale} ({config.variant or 'float'}, {config.padding} padding, k={config.k:g})"),
         ("weights", source),
         ("LR input", f"{h}x{w}x{config.channels}"),
         ("binarized share of MACs", f"{c.binarized_ops_share:.1%}"),

@@ -52,6 +52,9 @@ def main(argv=None):
                      help=cli.BAM_OPTION_HELP)
     net.add_argument("--padding", default="zero", help="binary conv padding: zero or one (default zero)")
     net.add_argument("--depth", type=positive, help="blocks (default: the network's)")
+    net.add_argument("--k", type=float,
+                     help="residual alignment: the image is multiplied by k at the input and divided "
+                          "at the output (default 130 * n_feats / 64 for BBCU v3/v4, else 1)")
     net.add_argument("--n-feats", type=positive, help="feature channels (default: the network's, 64 or 48)")
     run = p.add_argument_group("training")
     run.add_argument("--train", default="T91,BSD200",
@@ -87,7 +90,7 @@ def main(argv=None):
         raise cli.UserError(f"bad --{LEVEL_FLAG[task]} or --milestones: {e}") from None
     config = NetworkConfig(args.model, args.scale if task == "sr" else None,
                            n_feats=args.n_feats, depth=args.depth, variant=args.variant,
-                           padding=args.padding,
+                           padding=args.padding, k=args.k,
                            bam_options=dict(args.bam_option) if args.bam_option else None).resolved()
     plan = TrainingPlan(steps=args.steps, batch_size=args.batch_size, patch=args.patch,
                         learning_rate=args.learning_rate, milestones=milestones, gamma=args.gamma,
