@@ -42,9 +42,9 @@ a constant: ``freeze`` replaces each ``BAMConv2D`` by a plain larq ``QuantConv2D
 E(|W_n|) * Sign(...), which ``magnitude_aware_sign`` leaves unchanged, so the LCE converter
 makes one ``LceBconv2d`` of it, and tf2onnx one ``Conv`` with folded weights.
 
-Measured caveat (README, "Known problem"): a full-depth BSRN turns the rare sign that float
-rounding flips between TensorFlow and LCE into a cascade over its 120 binary steps; with weight
-accumulation switched off (``weights="none"``) the same network did not cascade.
+Measured caveat (README, "Sign flips cascade"): a full-depth BSRN turns the rare sign that
+float rounding flips between TensorFlow and LCE into a cascade over its 120 binary steps,
+mostly through the weight accumulation; residual alignment (k = 130) damps it.
 """
 
 from dataclasses import asdict, dataclass, fields
