@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from lce_models.photos import eight_bit
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: ``../shared/data`` beside the repository root; ``LCE_MODELS_DATA`` overrides it.
 DATA_ROOT = Path(os.environ.get("LCE_MODELS_DATA", REPO_ROOT.parent / "shared" / "data"))
@@ -21,8 +23,7 @@ def open_image(path, channels=3):
     """
     with Image.open(path) as img:
         if img.mode.startswith("I"):
-            wide = np.asarray(img, dtype=np.float64)
-            img = Image.fromarray(np.round(wide * 255.0 / 65535.0).astype(np.uint8))
+            img = eight_bit(img)
         return img.convert("RGB" if channels == 3 else "L")
 
 

@@ -49,37 +49,6 @@ def keras_restorer(model):
     return lambda x: np.clip(model(x[None], training=False).numpy()[0], 0.0, 1.0)
 
 
-def tiled(run, tile, overlap, scale=1):
-    """Restore images of any size with ``run``, a function of fixed-size (1, th, tw, C) batches
-    (a converted flatbuffer): overlapping tiles, each kept but for ``overlap`` pixels at its
-    inner edges; images smaller than a tile are mirrored out to it first."""
-    th, tw = tile
-    if min(th, tw) <= 2 * overlap:
-        raise ValueError(f"tile {th}x{tw} leaves nothing inside an overlap of {overlap}")
-
-    def starts(size, length):
-        last = size - length
-        return sorted({*range(0, last, length - 2 * overlap), last})
-
-    def restore(image):
-        h, w = image.shape[:2]
-        padded = np.pad(image, ((0, max(th - h, 0)), (0, max(tw - w, 0)), (0, 0)), mode="symmetric")
-        ph, pw = padded.shape[:2]
-        out = np.zeros((ph * scale, pw * scale, image.shape[2]), np.float32)
-        for top in starts(ph, th):
-            for left in starts(pw, tw):
-                y = np.asarray(run(padded[None, top : top + th, left : left + tw]))[0]
-                t0 = 0 if top == 0 else overlap
-                l0 = 0 if left == 0 else overlap
-                t1 = th if top + th == ph else th - overlap
-                l1 = tw if left + tw == pw else tw - overlap
-                out[(top + t0) * scale : (top + t1) * scale, (left + l0) * scale : (left + l1) * scale] = (
-                    y[t0 * scale : t1 * scale, l0 * scale : l1 * scale])
-        return np.clip(out[: h * scale, : w * scale], 0.0, 1.0)
-
-    return restore
-
-
 def _folder(spec, sub=None):
     path = Path(spec)
     if not path.is_dir():

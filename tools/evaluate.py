@@ -26,7 +26,8 @@ from lce_models import NETWORKS, NetworkConfig, build_model, cli, model_card
 
 from converters import runtime  # noqa: E402  (after lce_models, which selects Keras 2)
 from lce_models.degradations import Degradation  # noqa: E402
-from lce_models.evaluation import bicubic, evaluate, identity, keras_restorer, set_folders, tiled  # noqa: E402
+from lce_models.evaluation import bicubic, evaluate, identity, keras_restorer, set_folders  # noqa: E402
+from lce_models import tiling  # noqa: E402
 from lce_models.files import atomic_write  # noqa: E402
 
 DEFAULT_SETS = {"sr": "Set5,Set14,B100", "denoise": "CBSD68", "jpeg": "Classic5"}
@@ -65,11 +66,12 @@ def candidate(spec, args):
         if rt.input_size[0] is None:
             return Candidate(spec, f"{rt.engine}, whole images", task, rt.channels, rt.scale, lambda x: rt(x[None])[0].clip(0, 1))
         h, w = rt.input_size
+        overlap = rt.receptive_radius if args.tile_overlap is None else args.tile_overlap
         try:
-            restore = tiled(rt, (h, w), args.tile_overlap, rt.scale)
+            restore = tiling.restorer(rt, (h, w), overlap, rt.scale)
         except ValueError as e:
-            raise cli.UserError(str(e)) from None
-        return Candidate(spec, f"{rt.engine}, {h}x{w} tiles overlapping by {args.tile_overlap}",
+            raise cli.UserError(f"{spec}: {e}") from None
+        return Candidate(spec, f"{rt.engine}, {h}x{w} tiles sharing {overlap} pixels of context",
                          task, rt.channels, rt.scale, restore)
     config = NetworkConfig(spec, args.scale if spec in NETWORKS and NETWORKS[spec].task == "sr" else None).resolved()
     card = model_card.shipped(config.name, config.scale)
@@ -103,7 +105,9 @@ def main(argv=None):
     p.add_argument("--task", choices=("denoise", "jpeg"),
                    help="task of a x1 .tflite/.onnx (default: denoise for RGB, jpeg for gray)")
     p.add_argument("--sets", help="comma-separated sets (default Set5,Set14,B100 / CBSD68 / Classic5)")
-    p.add_argument("--tile-overlap", type=int, default=16, help="LR pixels shared by .tflite tiles (default 16)")
+    p.add_argument("--tile-overlap", type=int,
+                   help="input pixels of context .tflite tiles share (default: the model's receptive "
+                        "radius, which makes tiles exact)")
     p.add_argument("--threads", type=int, default=2, help="threads of the LCE interpreter (default 2)")
     p.add_argument("--json", help="also write the results (per image too) to this file")
     args = p.parse_args(argv)

@@ -1,0 +1,139 @@
+"""Upscale (or denoise / de-JPEG) any image with a 1-bit model: a .tflite, an .onnx or Keras weights.
+
+Backends: a .tflite runs in LCE's interpreter on tiles of its fixed input size; an .onnx runs
+in onnxruntime and a model card .json (or a network name with shipped weights) in Keras, both
+on --tile tiles. Tiles share the model's receptive radius of context by default, which makes
+the stitched image equal to whole-image inference; memory is bounded by a band of tiles, never
+the whole image in float.
+
+Inputs are files or folders (their PNG/JPEG/BMP/TIFF/WebP images). EXIF orientation is applied,
+gray stays gray, alpha is enlarged apart (bicubic), 16-bit files are scaled to 8 bits. Each output
+is written atomically as OUT/<name>.png (--ext for another format), or to OUT itself when it
+names one image file for one input. A file that fails is reported on one line and the others
+still run; the exit status is then 1 (2 for a usage mistake).
+
+Examples:
+  python tools/upscale.py photo.jpg --model out/bbcu-l_x4_180x320.tflite -o photo_x4.png
+  python tools/upscale.py pictures/ --model out/bbcu-l_x4.onnx -o upscaled/ --tile 256x256
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from lce_models import NETWORKS, NetworkConfig, cli, model_card
+
+from converters import runtime  # noqa: E402  (after lce_models, which selects Keras 2)
+from lce_models import photos, tiling, upscaling  # noqa: E402
+
+INPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def load_runtime(spec, scale, threads, kernels):
+    """The Runtime of --model: a .tflite/.onnx file, a model card, or a shipped network."""
+    suffix = Path(spec).suffix
+    if suffix in runtime.FORMATS:
+        try:
+            return runtime.load(spec, threads, kernels)
+        except ValueError as e:
+            raise cli.UserError(str(e)) from None
+    if suffix == ".json":
+        return runtime.keras_runtime(model_card.load(spec))
+    config = NetworkConfig(spec, scale if spec in NETWORKS and NETWORKS[spec].task == "sr" else None).resolved()
+    card = model_card.shipped(config.name, config.scale)
+    if card is None:
+        raise cli.UserError(f"no trained weights ship for {config.name} x{config.scale} yet: pass "
+                            "--model a .tflite, an .onnx or a model card .json of a trained run")
+    return runtime.keras_runtime(model_card.load(card))
+
+
+def inputs(paths):
+    """Image files of the arguments, folders expanded; a missing path stays, to fail alone."""
+    files = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in INPUT_SUFFIXES)
+            if not found:
+                raise cli.UserError(f"no images in folder {p}")
+            files += found
+        else:
+            files.append(p)
+    return files
+
+
+def destinations(files, out, ext):
+    """Output path of each input: OUT itself for one input and an image-file OUT, else OUT/<stem>.ext."""
+    out = Path(out)
+    if len(files) == 1 and out.suffix.lower() in photos.FORMATS:
+        return [out]
+    if out.suffix.lower() in photos.FORMATS:
+        raise cli.UserError(f"-o {out} names one file but {len(files)} inputs were given: name a folder")
+    names = [f.stem + ext for f in files]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise cli.UserError(f"several inputs would be written to the same file: {', '.join(clash)}")
+    return [out / n for n in names]
+
+
+@cli.main
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
+    p.add_argument("--model", default="bbcu-l",
+                   help="a .tflite, an .onnx, a model card .json, or a network name whose weights ship "
+                        "(default bbcu-l)")
+    p.add_argument("--scale", type=int, choices=(2, 3, 4), help="SR scale for a network name (default 4)")
+    p.add_argument("-o", "--out", default="upscaled",
+                   help="output folder, or an image file for one input (default upscaled)")
+    p.add_argument("--ext", default=".png", help="output format of files written to a folder (default .png)")
+    p.add_argument("--tile", type=cli.size, default=(256, 256), metavar="HxW",
+                   help=".onnx/Keras tile size in input pixels (a .tflite uses its own; default 256x256)")
+    p.add_argument("--overlap", type=int,
+                   help="input pixels of context tiles share (default: the model's receptive radius, exact)")
+    p.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
+    p.add_argument("--kernels", choices=runtime.KERNELS, default="default",
+                   help="LceBconv2d kernels of a .tflite (default: LCE's default)")
+    args = p.parse_intermixed_args(argv)  # inputs may follow the options
+    ext = args.ext if args.ext.startswith(".") else f".{args.ext}"
+    if ext.lower() not in photos.FORMATS:
+        raise cli.UserError(f"unknown --ext {args.ext}; choose from {', '.join(sorted(photos.FORMATS))}")
+    files = inputs(args.inputs)
+    targets = destinations(files, args.out, ext)
+    rt = load_runtime(args.model, args.scale, args.threads, args.kernels)
+    overlap = rt.receptive_radius if args.overlap is None else args.overlap
+    if overlap < 0:
+        raise cli.UserError("--overlap must be >= 0")
+    try:
+        for length in rt.input_size if rt.input_size[0] is not None else args.tile:
+            tiling.check(length, overlap)
+    except ValueError as e:
+        raise cli.UserError(f"{e}: use a larger tile (convert at a larger --input-size) or a "
+                            "smaller --overlap") from None
+    print(f"{args.model}: x{rt.scale}, {rt.engine}; tiles share {overlap} pixels of context "
+          f"(receptive radius {rt.receptive_radius})", file=sys.stderr)
+
+    failed = 0
+    images = tqdm(list(zip(files, targets)), desc="images", unit="image", disable=len(files) < 2)
+    for source, target in images:
+        try:
+            photo = photos.read(source)
+            total = upscaling.tiles(photo, rt, args.tile, overlap)
+            with tqdm(total=total, desc=source.name, unit="tile", leave=False, disable=total < 2) as bar:
+                img = upscaling.upscale(photo, rt, args.tile, overlap, progress=bar.update)
+            notes = photos.write(target, img) + photo.notes
+        except (photos.PhotoError, ValueError) as e:
+            failed += 1
+            tqdm.write(f"error: {e}" if isinstance(e, photos.PhotoError) else f"error: {source}: {e}",
+                       file=sys.stderr)
+            continue
+        tqdm.write(f"wrote {target} ({img.width}x{img.height})" + "".join(f"; {n}" for n in notes))
+    if failed:
+        print(f"{failed} of {len(files)} images failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
