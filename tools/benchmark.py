@@ -1,98 +1,323 @@
-"""Time converted flatbuffers, or training, on this machine, for notes (never for asserts).
+"""Measure latency and memory of models: here, on a Raspberry Pi over SSH, on a phone over adb.
 
-Converts each requested padding variant of a network at a fixed input size and reports the
-median wall time of the LCE interpreter over several runs. With --train-steps N it times N
-training steps instead (tools/train.py's loop, a throw-away run folder, 291 training images)
-and reports steps/s after the first step, which traces the graph. The machine and the kernels are
-named in the output: on x86-64, LCE's binary kernels are its portable reference code, far
-slower than its ARM64 kernels, so these figures say nothing about a phone or a Raspberry Pi;
-ARM64 figures come only from ``lce_benchmark_model`` run on such a device.
+MODEL is a .tflite, an .onnx, a model card .json or a network name (the last two are converted
+to a .tflite at --input-size first, into --out). Locally: a binary .tflite runs in LCE's
+interpreter with each --kernels; a float .tflite in stock TFLite with XNNPACK (and in LCE's
+interpreter); an .onnx in onnxruntime; each at every --threads count, --warmup untimed runs,
+then --runs timed: median, p90, min, and the peak memory above the process before loading.
+
+On x86-64, LCE's binary kernels are its portable reference code, far slower than its ARM64
+kernels: local figures say nothing about a phone or a Pi. ARM64 figures come only from the
+device: --ssh USER@HOST copies each .tflite there and runs lce_benchmark_model (download it from
+LCE's releases; --remote-binary says where it is), --adb [SERIAL] does the same on Android in
+/data/local/tmp. Their reports are parsed into the same table and JSON.
+
+--suite benchmarks the model zoo side by side at --input-size (BBCU-L, BBCU-M, BSRN x4 on LCE,
+the float SRResNet x4 on TFLite+XNNPACK, all four in onnxruntime) and, given evaluate.py JSON
+files (--quality), plots Set5 PSNR against latency. --train-steps N times training instead.
+
+Examples:
+  python tools/benchmark.py out/bbcu-l_x4_180x320.tflite --threads 1,2 --json bench.json
+  python tools/benchmark.py out/bbcu-l_x4_180x320.tflite --ssh pi@raspberrypi.local --threads 1,4
+  python tools/benchmark.py --suite --quality eval_bbcu-l.json --json suite.json
+  python tools/benchmark.py bbcu-l --scale 4 --train-steps 20
 """
 
 import argparse
+import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
-import time
+from pathlib import Path
 
-import numpy as np
+from lce_models import NETWORKS, NetworkConfig, build_model, cli, model_card
 
-from lce_models import NETWORKS, NetworkConfig, build_model, cli
-from lce_models.units import PADDINGS
-
-from converters.tflite import convert_checked  # noqa: E402
+from converters import benchmark, remote, runtime  # noqa: E402
+from converters import onnx as onnx_export  # noqa: E402
+from converters.tflite import ConversionError, convert_checked, with_fixed_shape  # noqa: E402
 from lce_models.data import training_folders  # noqa: E402
 from lce_models.degradations import Degradation  # noqa: E402
+from lce_models.files import atomic_path, atomic_write  # noqa: E402
 from lce_models.training import TrainingPlan, train  # noqa: E402
-from larq_compute_engine.tflite.python.interpreter import Interpreter  # noqa: E402
+
+#: The zoo of --suite: (network, backend of its .tflite) at x4.
+SUITE = (("bbcu-l", "lce"), ("bbcu-m", "lce"), ("bsrn", "lce"), ("srresnet-fp", "xnnpack"))
 
 
-def median_seconds(flatbuffer, x, threads, runs):
-    interpreter = Interpreter(flatbuffer, num_threads=threads)
-    interpreter.predict(x)  # warm-up: allocation and packing of weights
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        interpreter.predict(x)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def log(message):
+    print(message, file=sys.stderr, flush=True)
 
 
-@cli.main
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--model", default="bbcu-l", help=f"one of {', '.join(NETWORKS)}")
-    p.add_argument("--scale", type=int)
-    p.add_argument("--paddings", default="zero,one", help="comma-separated: zero, one")
-    p.add_argument("--input-size", type=cli.size, default=(180, 320), metavar="HxW")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--runs", type=int, default=5)
-    p.add_argument("--train-steps", type=int, help="time this many training steps instead")
-    p.add_argument("--batch-size", type=int, default=16, help="with --train-steps")
-    p.add_argument("--patch", type=int, default=48, help="LR patch, with --train-steps")
-    args = p.parse_args(argv)
-    if args.train_steps:
-        return training_throughput(args)
-    paddings = args.paddings.split(",")
-    for padding in paddings:
-        if padding not in PADDINGS:
-            raise cli.UserError(f"unknown padding {padding!r}; choose from {', '.join(PADDINGS)}")
+def int_list(text):
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers such as 1,2,4, got {text!r}") from None
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError("thread counts must be >= 1")
+    return values
+
+
+def keras_model(spec, args, padding="zero"):
+    """The Keras model of a network name (shipped weights, else fresh) or a model card."""
+    if Path(spec).suffix == ".json":
+        return model_card.load(spec), Path(spec).stem
+    scale = args.scale if NETWORKS.get(spec) and NETWORKS[spec].task == "sr" else None
+    config = NetworkConfig(spec, scale, padding=padding).resolved()
+    card = model_card.shipped(config.name, config.scale)
+    if card is not None:
+        return model_card.load(card), f"{config.name}_x{config.scale}"
+    log(f"{config.name} x{config.scale}: no shipped weights, timing a freshly initialised model "
+        "(latency does not depend on the weights)")
+    return build_model(config), f"{config.name}_x{config.scale}"
+
+
+def converted(spec, args, formats=("tflite",)):
+    """(label, files) of a network name or model card converted at --input-size into --out."""
+    model, stem = keras_model(spec, args, args.padding)
     h, w = args.input_size
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, {args.threads} threads; "
-          f"kernels: LCE interpreter (x86-64: portable reference kernels, not ARM64 figures)")
-    print("| network | padding | input | ops | median latency (s) |")
-    print("| --- | --- | --- | --- | --- |")
-    for padding in paddings:
-        config = NetworkConfig(args.model, args.scale, padding=padding).resolved()
-        model = build_model(config, (h, w), batch_size=1)
-        flatbuffer, census = convert_checked(model)
-        x = np.random.default_rng(0).random((1, h, w, config.channels), np.float32)
-        seconds = median_seconds(flatbuffer, x, args.threads, args.runs)
-        ops = ", ".join(f"{op} {n}" for op, n in census.most_common(4))
-        print(f"| {config.name} x{config.scale} | {padding} | {h}x{w} | {ops} | {seconds:.3f} |",
-              flush=True)
-    return 0
+    fixed = with_fixed_shape(model, (h, w))
+    files = []
+    for fmt in formats:
+        log(f"converting {stem} to {fmt} at {h}x{w} ...")
+        if fmt == "tflite":
+            try:
+                data = convert_checked(fixed)[0]
+            except ConversionError as e:
+                raise cli.UserError(f"{spec}: {e}") from None
+            path = Path(args.out) / f"{stem}_{args.padding}_{h}x{w}.tflite"
+        else:
+            data = onnx_export.serialize(onnx_export.convert(fixed))
+            path = Path(args.out) / f"{stem}.onnx"
+        files.append(atomic_write(path, data))
+    return stem.replace("_x", " x"), files
+
+
+def local_backends(path, kernels):
+    """(label, make_runtime(threads)) of every local backend a model file runs on."""
+    if path.suffix == ".onnx":
+        data = path.read_bytes()
+        return [("onnxruntime CPU", lambda t: runtime.onnx_runtime(data, t))]
+    data = path.read_bytes()
+    try:
+        binary = runtime.is_binary_flatbuffer(data)
+    except Exception:  # the flatbuffer reader raises whatever it meets in a bad file
+        raise cli.UserError(f"{path} does not load as tflite: not a flatbuffer") from None
+    if binary:
+        return [(f"LCE interpreter, {k} kernels", lambda t, k=k: runtime.tflite_runtime(data, t, k))
+                for k in kernels]
+    return [("TFLite + XNNPACK", lambda t: runtime.xnnpack_runtime(data, t)),
+            ("LCE interpreter", lambda t: runtime.tflite_runtime(data, t))]
+
+
+def measure_local(path, backends, args, name=None):
+    rows = []
+    for label, make in backends:
+        for threads in args.threads:
+            try:
+                row = benchmark.measure(name or path.name, label, lambda: make(threads), threads,
+                                        args.runs, args.warmup, args.input_size)
+            except ValueError as e:
+                raise cli.UserError(f"{path}: {e}") from None
+            except RuntimeError as e:  # runtimes' own errors on a file they cannot load
+                raise cli.UserError(f"{path} does not load: {str(e).splitlines()[0]}") from None
+            log(f"  {row.model}, {label}, {threads} threads: median {row.median_ms:.1f} ms")
+            rows.append(row)
+    return rows
+
+
+def model_files(args):
+    files = []
+    for spec in args.models:
+        path = Path(spec)
+        if path.suffix in runtime.FORMATS:
+            if not path.is_file():
+                raise cli.UserError(f"model file not found: {path}")
+            files.append(path)
+        else:
+            files += converted(spec, args)[1]
+    return files
+
+
+def quality(paths):
+    """Set5 Y-PSNR of each network, and of bicubic, from evaluate.py JSON files."""
+    psnr = {}
+    for path in paths:
+        try:
+            results = json.loads(Path(path).read_text())["results"]
+        except (OSError, ValueError, KeyError) as e:
+            raise cli.UserError(f"--quality {path}: not an evaluate.py JSON file ({e})") from None
+        for label, row in results.items():
+            network = row.get("network") or ("bicubic" if label == "bicubic" else None)
+            set5 = row["sets"].get("Set5", {}).get("x4")
+            if network and set5:
+                psnr[network] = set5["psnr"]
+    return psnr
+
+
+def suite(args):
+    rows, psnr = [], quality(args.quality or [])
+    for name, backend in SUITE:
+        label, (tfl, onx) = converted(name, args, ("tflite", "onnx"))
+        data = tfl.read_bytes()
+        if backend == "lce":
+            engine, make = "LCE interpreter, default kernels", lambda t: runtime.tflite_runtime(data, t)
+        else:
+            engine, make = "TFLite + XNNPACK", lambda t: runtime.xnnpack_runtime(data, t)
+        rows += measure_local(tfl, [(engine, make)], args, label)
+        rows += measure_local(onx, local_backends(onx, ()), args, label)
+    for row in rows:
+        row.psnr_db = psnr.get(row.model.split()[0])
+    plot = Path(args.plot or Path(args.out) / "quality_latency.png")
+    if any(r.model.split()[0] in psnr for r in rows):
+        quality_plot(rows, psnr, plot, max(args.threads))
+        log(f"wrote {plot}")
+    else:
+        log("no --quality results name these networks: no plot (run tools/evaluate.py --json first)")
+    return rows
+
+
+def quality_plot(rows, psnr, path, threads):
+    """Set5 PSNR against median latency, one marker per backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    markers = {"LCE": "o", "TFLite": "s", "onnxruntime": "^"}
+    for row in rows:
+        network = row.model.split()[0]
+        if network not in psnr or row.threads != threads:
+            continue
+        marker = markers[row.backend.split()[0]]
+        ax.scatter(row.median_ms, psnr[network], marker=marker, s=50)
+        ax.annotate(f"{network}\n{row.backend.split(',')[0]}", (row.median_ms, psnr[network]),
+                    fontsize=7, xytext=(4, 4), textcoords="offset points")
+    if "bicubic" in psnr:
+        ax.axhline(psnr["bicubic"], color="gray", linestyle="--", linewidth=1, label="bicubic")
+        ax.legend(loc="lower right")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"median latency (ms), {rows[0].input_size} LR input, {threads} threads")
+    ax.set_ylabel("Set5 x4 Y-PSNR (dB)")
+    ax.set_title(f"Quality vs latency on {benchmark.machine()}", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+
+
+def remote_rows(files, args):
+    if args.ssh:
+        transport = remote.Ssh(args.ssh, args.port, args.identity, args.ssh_option or ())
+    else:
+        transport = remote.Adb(args.adb or None)
+    rows = []
+    for path in files:
+        if path.suffix != ".tflite":
+            raise cli.UserError(f"{path}: only .tflite files run on a device")
+        rt = runtime.load(path, 1)  # its input size, and a clear error for a bad file here
+        for threads in args.threads:
+            row = remote.benchmark(transport, path, threads, args.runs, args.warmup, args.remote_binary,
+                                   args.remote_dir, "x".join(map(str, rt.input_size)))
+            log(f"  {path.name} on {transport.name}, {threads} threads: {row.median_ms:.1f} ms")
+            rows.append(row)
+    return rows
 
 
 def training_throughput(args):
     """Steps/s of tools/train.py's loop at --batch-size and --patch, per padding."""
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPU cores, "
-          f"TensorFlow on the CPU")
+    print(f"machine: {benchmark.machine()}, TensorFlow on the CPU")
     print("| network | padding | batch | LR patch | steps timed | steps/s |")
     print("| --- | --- | --- | --- | --- | --- |")
     plan = TrainingPlan(steps=args.train_steps + 1, batch_size=args.batch_size, patch=args.patch,
                         validate_every=10**9, save_every=10**9, data=training_folders("T91,BSD200"))
-    for padding in args.paddings.split(","):
-        config = NetworkConfig(args.model, args.scale, padding=padding).resolved()
-        task = NETWORKS[config.name].task
-        level = {"sr": config.scale, "denoise": 25, "jpeg": 10}[task]
-        with tempfile.TemporaryDirectory() as run_dir:
-            summary = train(run_dir, config, Degradation(task, level), plan, progress=False)
-        print(f"| {config.name} x{config.scale} | {padding} | {args.batch_size} | {args.patch} | "
-              f"{args.train_steps} | {summary['steps_per_second']:.3f} |", flush=True)
+    for spec in args.models:
+        for padding in args.padding.split(","):
+            config = NetworkConfig(spec, args.scale, padding=padding).resolved()
+            task = NETWORKS[config.name].task
+            level = {"sr": config.scale, "denoise": 25, "jpeg": 10}[task]
+            with tempfile.TemporaryDirectory() as run_dir:
+                summary = train(run_dir, config, Degradation(task, level), plan, progress=False)
+            print(f"| {config.name} x{config.scale} | {padding} | {args.batch_size} | {args.patch} | "
+                  f"{args.train_steps} | {summary['steps_per_second']:.3f} |", flush=True)
+    return 0
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("models", nargs="*", metavar="MODEL", help=".tflite, .onnx, model card .json or network name")
+    cores = os.cpu_count() or 1
+    p.add_argument("--threads", type=int_list, default=sorted({1, cores}),
+                   help=f"comma-separated thread counts (default 1,{cores}: 1 and every core here)")
+    p.add_argument("--kernels", default="default,indirect-bgemm",
+                   help=f"LceBconv2d kernels of binary .tflite files, from {', '.join(runtime.KERNELS)} "
+                        "(default default,indirect-bgemm)")
+    p.add_argument("--runs", type=int, default=10, help="timed runs (default 10)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
+    p.add_argument("--input-size", type=cli.size, default=(180, 320), metavar="HxW",
+                   help="LR input of converted networks and of .onnx files (default 180x320)")
+    p.add_argument("--scale", type=int, help="SR scale of a network name (default 4)")
+    p.add_argument("--padding", default="zero",
+                   help="binarized-input border of a network name: zero|one (comma list with --train-steps)")
+    p.add_argument("--out", default="out/benchmark", help="folder of converted files (default out/benchmark)")
+    p.add_argument("--json", help="also write the rows to this JSON file")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--ssh", metavar="USER@HOST", help="run on this ARM64 Linux device (Raspberry Pi)")
+    where.add_argument("--adb", nargs="?", const="", metavar="SERIAL", help="run on this Android device")
+    p.add_argument("--port", type=int, help="SSH port (default 22)")
+    p.add_argument("--identity", help="SSH private key file")
+    p.add_argument("--ssh-option", action="append", metavar="OPTION", help="extra ssh -o option (repeatable)")
+    p.add_argument("--remote-binary", help="lce_benchmark_model on the device (default "
+                   f"{remote.DEFAULT_BINARY['ssh']} over SSH, {remote.DEFAULT_BINARY['adb']} on Android)")
+    p.add_argument("--remote-dir", help="where the model is copied on the device (default "
+                   f"{remote.DEFAULT_DIR['ssh']} over SSH, {remote.DEFAULT_DIR['adb']} on Android)")
+    p.add_argument("--suite", action="store_true", help="benchmark the model zoo side by side")
+    p.add_argument("--quality", action="append", metavar="EVAL.json", help="evaluate.py --json output (repeatable)")
+    p.add_argument("--plot", help="quality-vs-latency PNG of --suite (default OUT/quality_latency.png)")
+    p.add_argument("--train-steps", type=int, help="time this many training steps of MODEL instead")
+    p.add_argument("--batch-size", type=int, default=16, help="with --train-steps (default 16)")
+    p.add_argument("--patch", type=int, default=48, help="LR patch, with --train-steps (default 48)")
+    args = p.parse_intermixed_args(argv)
+    if not args.models and not args.suite:
+        p.error("name at least one MODEL, or --suite")
+    if min(args.runs, args.warmup + 1) < 1:
+        p.error("--runs must be >= 1 and --warmup >= 0")
+    args.kernels = args.kernels.split(",")
+    unknown = [k for k in args.kernels if k not in runtime.KERNELS]
+    if unknown:
+        p.error(f"unknown kernels {', '.join(unknown)}; choose from {', '.join(runtime.KERNELS)}")
+    return args
+
+
+@cli.main
+def main(argv=None):
+    args = parse_args(argv)
+    if args.train_steps:
+        return training_throughput(args)
+    try:
+        if args.suite:
+            rows = suite(args)
+        elif args.ssh or args.adb is not None:
+            rows = remote_rows(model_files(args), args)
+        else:
+            rows = [r for path in model_files(args) for r in measure_local(path, local_backends(path, args.kernels), args)]
+    except remote.RemoteError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    local = not (args.ssh or args.adb is not None)
+    print(f"machine: {benchmark.machine()}" + ("; LCE's binary kernels here are its portable reference "
+          "code, not ARM64 figures" if local and platform.machine() == "x86_64" else ""))
+    print(benchmark.table(rows))
+    notes = sorted({r.note for r in rows if r.note})
+    if notes:
+        print("\n" + "\n".join(f"- {n}" for n in notes))
+    if args.json:
+        atomic_write(args.json, json.dumps({"machine": benchmark.machine(), "rows": [r.as_dict() for r in rows]},
+                                           indent=2) + "\n")
     return 0
 
 

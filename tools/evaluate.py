@@ -37,15 +37,16 @@ BASELINE = {"sr": "bicubic", "denoise": "noisy input", "jpeg": "JPEG input"}
 class Candidate:
     """A model to evaluate: label, how it runs, task, channels, scale and its restorer."""
 
-    def __init__(self, label, how, task, channels, scale, restore):
+    def __init__(self, label, how, task, channels, scale, restore, network=None):
         self.label, self.how, self.task = label, how, task
         self.channels, self.scale, self.restore = channels, scale, restore
+        self.network = network  # the network's name where known (Keras models, bicubic)
 
 
 def keras_candidate(model, label):
     c = model.config
     return Candidate(label, "Keras, whole images", NETWORKS[c.name].task, c.channels, c.scale,
-                     keras_restorer(model))
+                     keras_restorer(model), network=c.name)
 
 
 def candidate(spec, args):
@@ -136,7 +137,7 @@ def main(argv=None):
     print("| --- |" + " --- |" * len(columns))
     results = {}
     for row in rows:
-        results[row.label] = {"runs_as": row.how, "sets": {}}
+        results[row.label] = {"runs_as": row.how, "network": row.network, "scale": row.scale, "sets": {}}
         cells = []
         for set_name, degradation in columns:
             r = evaluate(row.restore, set_name, degradation, row.channels, progress=True)

@@ -1,0 +1,224 @@
+"""tools/benchmark.py: local timing and memory, the benchmark tool's report parser, the SSH path
+against a real OpenSSH server on 127.0.0.1, the adb path, and the suite with its plot."""
+
+import getpass
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from converters import benchmark, remote
+from converters.tflite import convert_checked
+from lce_models import NetworkConfig, build_model
+from test_tools import TOOLS, tool
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "benchmark_model"
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+
+
+def test_parser_reads_the_plain_tf2_report():
+    r = remote.parse_benchmark_output((FIXTURES / "tf2x_plain.txt").read_text())
+    assert r["runs"] == 50  # the timed run, not the warm-up
+    assert r["avg_ms"] == pytest.approx(396.321) and r["min_ms"] == pytest.approx(391.245)
+    assert r["median_ms"] is None and r["init_ms"] == pytest.approx(4.521)
+    assert r["memory_overall_mb"] == pytest.approx(187.926) and r["memory_peak_mb"] is None
+
+
+def test_parser_reads_the_tf216_report_with_percentiles():
+    r = remote.parse_benchmark_output((FIXTURES / "tf216_info.txt").read_text())
+    assert (r["runs"], r["median_ms"], r["p95_ms"]) == (50, 185.733, 191.864)
+    assert r["first_ms"] == pytest.approx(201.554) and r["memory_peak_mb"] == pytest.approx(101.236)
+    assert r["memory_overall_mb"] == pytest.approx(96.4688)
+
+
+def test_parser_refuses_a_failed_run():
+    with pytest.raises(remote.RemoteError, match="no timed run .*Benchmarking failed"):
+        remote.parse_benchmark_output((FIXTURES / "failed.txt").read_text())
+
+
+def test_summary_statistics():
+    s = benchmark.summary_ms([0.004, 0.001, 0.002, 0.003, 0.010])
+    assert (s["median_ms"], s["min_ms"], s["runs"]) == (3.0, 1.0, 5)
+    assert s["p90_ms"] == pytest.approx(7.6)
+
+
+def test_peak_memory_sees_an_allocation():
+    with benchmark.PeakMemory() as m:
+        block = np.ones(64 * 2**20 // 8)  # 64 MiB, touched
+        del block
+    assert 60 < m.mib < 200
+
+
+@pytest.fixture(scope="module")
+def flatbuffer(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "bbcu-dn_16x16.tflite"
+    model = build_model(NetworkConfig("bbcu-dn", depth=2), (16, 16), batch_size=1)
+    path.write_bytes(convert_checked(model)[0])
+    return path
+
+
+def test_local_benchmark_rows_and_json(flatbuffer, tmp_path, capsys):
+    out = tmp_path / "b.json"
+    argv = [str(flatbuffer), "--threads", "1,2", "--runs", "3", "--warmup", "1", "--json", str(out)]
+    assert tool("benchmark")(argv) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["backend"], r["threads"]) for r in rows] == [
+        ("LCE interpreter, default kernels", 1), ("LCE interpreter, default kernels", 2),
+        ("LCE interpreter, indirect-bgemm kernels", 1), ("LCE interpreter, indirect-bgemm kernels", 2)]
+    for r in rows:
+        assert r["runs"] == 3 and r["input_size"] == "16x16" and r["where"].startswith("local (")
+        assert 0 < r["min_ms"] <= r["median_ms"] <= r["p90_ms"]
+        assert r["peak_mib"] is not None
+    assert "| bbcu-dn_16x16.tflite | LCE interpreter, default kernels | 1 | 16x16 |" in capsys.readouterr().out
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    """A real OpenSSH server on 127.0.0.1 accepting a throwaway key for the current user."""
+    if not os.access(SSHD, os.X_OK):
+        if os.environ.get("CI"):
+            pytest.fail(f"{SSHD} missing: .ci/run installs Debian's openssh-server")
+        pytest.skip("no OpenSSH server here (Debian: apt-get install openssh-server)")
+    d = tmp_path_factory.mktemp("sshd")
+    for key in ("host_key", "user_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / key)], check=True)
+    (d / "authorized_keys").write_text((d / "user_key.pub").read_text())
+    port = free_port()
+    config = d / "sshd_config"
+    config.write_text(f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d / 'host_key'}\n"
+                      f"AuthorizedKeysFile {d / 'authorized_keys'}\nPasswordAuthentication no\n"
+                      "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
+                      "PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\n"
+                      f"PidFile {d / 'sshd.pid'}\nSubsystem sftp internal-sftp\n")  # scp speaks SFTP
+    Path("/run/sshd").mkdir(exist_ok=True)  # privilege-separation folder sshd insists on
+    log = open(d / "sshd.log", "w")
+    server = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=log)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if server.poll() is not None:
+            pytest.fail(f"sshd did not start: {(d / 'sshd.log').read_text()}")
+        time.sleep(0.1)
+    yield {"port": port, "key": d / "user_key", "known_hosts": d / "known_hosts",
+           "destination": f"{getpass.getuser()}@127.0.0.1"}
+    server.terminate()
+    server.wait(10)
+    log.close()
+
+
+def ssh_argv(sshd, model, tmp_path, binary):
+    return [str(model), "--ssh", sshd["destination"], "--port", str(sshd["port"]),
+            "--identity", str(sshd["key"]), "--ssh-option", f"UserKnownHostsFile={sshd['known_hosts']}",
+            "--remote-binary", binary, "--remote-dir", str(tmp_path), "--threads", "1",
+            "--runs", "2", "--warmup", "1", "--json", str(tmp_path / "r.json")]
+
+
+def test_ssh_copies_the_model_and_parses_the_remote_report(sshd, flatbuffer, tmp_path, capsys):
+    remote_dir = tmp_path / "device"
+    remote_dir.mkdir()
+    stand_in = f"{sys.executable} {TOOLS / 'local_benchmark_model.py'}"
+    assert tool("benchmark")(ssh_argv(sshd, flatbuffer, remote_dir, stand_in)) == 0
+    assert (remote_dir / flatbuffer.name).read_bytes() == flatbuffer.read_bytes()  # scp'd over
+    (row,) = json.loads((remote_dir / "r.json").read_text())["rows"]
+    assert row["where"] == f"ssh {sshd['destination']}:{sshd['port']}"
+    assert row["backend"] == "local_benchmark_model.py on the device"
+    assert row["runs"] == 2 and row["input_size"] == "16x16" and row["median_ms"] > 0
+    assert "local_benchmark_model.py on the device | 1 | 16x16 |" in capsys.readouterr().out
+
+
+def test_ssh_missing_binary_and_unreachable_host(sshd, flatbuffer, tmp_path, capsys):
+    argv = ssh_argv(sshd, flatbuffer, tmp_path, "/nonexistent/lce_benchmark_model")
+    assert tool("benchmark")(argv) == 1
+    err = capsys.readouterr().err
+    assert "/nonexistent/lce_benchmark_model not found on ssh" in err and "Traceback" not in err
+    argv[argv.index("--port") + 1] = str(free_port())  # nothing listens there
+    assert tool("benchmark")(argv) == 1
+    assert "cannot reach" in capsys.readouterr().err
+
+
+def test_adb_pushes_to_data_local_tmp_and_runs_there(flatbuffer, tmp_path, monkeypatch):
+    """adb itself is not available here: a stand-in ``adb`` on PATH records its arguments and
+    plays the device with a local folder, so what the tool asks of adb is checked exactly."""
+    device = tmp_path / "phone"
+    device.mkdir()
+    log = tmp_path / "adb.log"
+    fake = tmp_path / "bin" / "adb"
+    fake.parent.mkdir()
+    fake.write_text(f"""#!/bin/sh
+echo "$@" >> {log}
+[ "$1" = -s ] && shift 2
+case "$1" in
+  push) cp "$2" {device}/$(basename "$3") ;;
+  shell) cat {FIXTURES / 'tf216_info.txt'} ;;
+esac
+""")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    out = tmp_path / "a.json"
+    argv = [str(flatbuffer), "--adb", "R58M", "--threads", "4", "--runs", "50", "--warmup", "1", "--json", str(out)]
+    assert tool("benchmark")(argv) == 0
+    calls = log.read_text().splitlines()
+    assert calls[0] == f"-s R58M push {flatbuffer} /data/local/tmp/{flatbuffer.name}"
+    assert calls[1] == (f"-s R58M shell /data/local/tmp/lce_benchmark_model "
+                        f"--graph=/data/local/tmp/{flatbuffer.name} --num_threads=4 --num_runs=50 --warmup_runs=1")
+    (row,) = json.loads(out.read_text())["rows"]
+    assert (row["where"], row["median_ms"], row["peak_mib"]) == ("adb R58M", 185.733, 101.236)
+
+
+def test_adb_missing_is_one_line(flatbuffer, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert tool("benchmark")([str(flatbuffer), "--adb"]) == 1
+    assert "adb not found on this machine" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,message", [
+    ([], "name at least one MODEL, or --suite"),
+    (["x.tflite", "--threads", "0"], "thread counts must be >= 1"),
+    (["x.tflite", "--kernels", "fast"], "unknown kernels fast"),
+    (["x.tflite", "--ssh", "pi@host", "--adb"], "not allowed with argument"),
+])
+def test_flag_mistakes(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        tool("benchmark")(argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_missing_or_bad_model_file(tmp_path, capsys):
+    assert tool("benchmark")([str(tmp_path / "nope.tflite")]) == 2
+    assert "model file not found" in capsys.readouterr().err
+    (tmp_path / "bad.tflite").write_bytes(b"garbage")
+    assert tool("benchmark")([str(tmp_path / "bad.tflite")]) == 2
+    assert "does not load as tflite" in capsys.readouterr().err
+
+
+def test_suite_table_and_quality_plot(tmp_path, monkeypatch, capsys):
+    main = tool("benchmark")
+    monkeypatch.setitem(main.__wrapped__.__globals__, "SUITE", (("bbcu-dn", "lce"),))  # the zoo takes minutes
+    evaluation = tmp_path / "eval.json"
+    evaluation.write_text(json.dumps({"results": {
+        "bicubic": {"network": None, "sets": {"Set5": {"x4": {"psnr": 28.42}}}},
+        "bbcu-dn (card)": {"network": "bbcu-dn", "sets": {"Set5": {"x4": {"psnr": 30.1}}}}}}))
+    argv = ["--suite", "--input-size", "16x16", "--threads", "1", "--runs", "1", "--warmup", "0",
+            "--quality", str(evaluation), "--out", str(tmp_path / "suite"), "--json", str(tmp_path / "s.json")]
+    assert main(argv) == 0
+    rows = json.loads((tmp_path / "s.json").read_text())["rows"]
+    assert [(r["model"], r["backend"], r["psnr_db"]) for r in rows] == [
+        ("bbcu-dn x1", "LCE interpreter, default kernels", 30.1), ("bbcu-dn x1", "onnxruntime CPU", 30.1)]
+    png = tmp_path / "suite" / "quality_latency.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Set5 PSNR (dB)" in capsys.readouterr().out

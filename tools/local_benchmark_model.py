@@ -1,0 +1,62 @@
+"""Time a .tflite in LCE's Python interpreter and report it in the TFLite benchmark tool's format.
+
+A stand-in for ``lce_benchmark_model`` where the binary is not at hand but this toolkit is:
+on an ARM64 Linux board with larq-compute-engine installed from pip (its interpreter there runs
+LCE's optimized ARM kernels), or as the remote command of ``tools/benchmark.py --ssh`` when
+testing the SSH path. It takes the binary's flags (--graph, --num_threads, --num_runs,
+--warmup_runs) and prints the lines ``converters.remote`` parses, first saying what it is.
+"""
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from lce_models import cli
+
+from converters import runtime  # noqa: E402
+from converters.benchmark import PeakMemory, time_runs  # noqa: E402
+
+
+def timing_line(us):
+    """A ``count=`` line of the benchmark tool for run times in microseconds."""
+    return (f"INFO: count={us.size} first={us[0]:.0f} curr={us[-1]:.0f} min={us.min():.0f} "
+            f"max={us.max():.0f} avg={us.mean():g} std={us.std():.0f} p5={np.percentile(us, 5):.0f} "
+            f"median={np.median(us):.0f} p95={np.percentile(us, 95):.0f}")
+
+
+@cli.main
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--graph", required=True, help="the .tflite to time")
+    p.add_argument("--num_threads", type=int, default=1)
+    p.add_argument("--num_runs", type=int, default=50)
+    p.add_argument("--warmup_runs", type=int, default=1)
+    p.add_argument("--kernels", choices=runtime.KERNELS, default="default")
+    args = p.parse_args(argv)
+    print("STARTING! (lce_models' local_benchmark_model.py: LCE's Python interpreter, "
+          "not the lce_benchmark_model binary)")
+    print(f"Num threads: [{args.num_threads}]\nGraph: [{args.graph}]")
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        try:
+            rt = runtime.load(args.graph, args.num_threads, args.kernels)
+        except ValueError as e:
+            raise cli.UserError(str(e)) from None
+        init_us = (time.perf_counter() - start) * 1e6
+        print(f"INFO: Initialized session in {init_us / 1000:.3f}ms.")
+        x = np.random.default_rng(0).random((1, *rt.input_size, rt.channels), np.float32)
+        warm = np.asarray(time_runs(rt, x, max(args.warmup_runs, 1), 0)) * 1e6
+        print(timing_line(warm) + "\n")
+        timed = np.asarray(time_runs(rt, x, args.num_runs, 0)) * 1e6
+    print(timing_line(timed) + "\n")
+    print(f"INFO: Inference timings in us: Init: {init_us:.0f}, First inference: {warm[0]:.0f}, "
+          f"Warmup (avg): {warm.mean():g}, Inference (avg): {timed.mean():g}")
+    if memory.mib is not None:
+        print(f"INFO: Overall peak memory footprint (MB) via periodic monitoring: {memory.mib * 1.048576:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
