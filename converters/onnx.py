@@ -23,17 +23,33 @@ from lce_models.bam import freeze
 OPSET = 17
 
 
-def convert(model):
+def convert(model, attempts=3):
     """Convert a Keras model to a simplified ONNX ``ModelProto`` with dynamic batch, height and
     width (whatever fixed shape the Keras model was built with). Bit-accumulated weights
-    (``lce_models.bam``) are frozen to constants first."""
+    (``lce_models.bam``) are frozen to constants first.
+
+    tf2onnx 1.17 sometimes drops the final ``Squeeze`` of a 1-channel graph (its NCHW <-> NHWC
+    rewrite of C = 1 tensors into Reshape/Unsqueeze/Squeeze), giving a rank-5 output: seen in
+    about 1 of 8 fresh processes for bbcu-car, only in a process's first conversion, never when
+    converting again. So each graph's output shape is checked on a probe batch and a faulty
+    graph is converted again (up to ``attempts`` times).
+    """
     channels = model.input_shape[-1]
     spec = (tf.TensorSpec((None, None, None, channels), tf.float32, name="image"),)
-    proto, _ = tf2onnx.convert.from_keras(freeze(model), input_signature=spec, opset=OPSET)
-    simplified, ok = onnxsim.simplify(proto)
-    if not ok:
-        raise ConversionError("onnxsim could not validate the simplified graph")
-    return simplified
+    frozen = freeze(model)
+    config = getattr(model, "config", None)
+    scale = config.scale if config is not None else None
+    for _ in range(attempts):
+        proto, _ = tf2onnx.convert.from_keras(frozen, input_signature=spec, opset=OPSET)
+        simplified, ok = onnxsim.simplify(proto)
+        if not ok:
+            raise ConversionError("onnxsim could not validate the simplified graph")
+        shape = onnx_runtime(simplified.SerializeToString()).run(np.zeros((2, 9, 13, channels), np.float32)).shape
+        if len(shape) == 4 and shape[0] == 2 and shape[3] == model.output_shape[-1] and (
+                scale is None or shape[1:3] == (9 * scale, 13 * scale)):
+            return simplified
+    raise ConversionError(f"tf2onnx gave a graph whose output has shape {shape} for a (2, 9, 13, "
+                          f"{channels}) input, {attempts} times")
 
 
 def op_census(proto):
