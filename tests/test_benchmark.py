@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from converters import benchmark, remote
+from converters import benchmark, remote, runtime
 from converters.tflite import convert_checked
 from lce_models import NetworkConfig, build_model
+from conftest import randomize_weights
 from test_tools import TOOLS, tool
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "benchmark_model"
@@ -59,24 +60,32 @@ def test_peak_memory_sees_an_allocation():
 @pytest.fixture(scope="module")
 def flatbuffer(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "bbcu-dn_16x16.tflite"
-    model = build_model(NetworkConfig("bbcu-dn", depth=2), (16, 16), batch_size=1)
+    model = randomize_weights(build_model(NetworkConfig("bbcu-dn", depth=2), (16, 16), batch_size=1))
     path.write_bytes(convert_checked(model)[0])
     return path
 
 
 def test_local_benchmark_rows_and_json(flatbuffer, tmp_path, capsys):
     out = tmp_path / "b.json"
-    argv = [str(flatbuffer), "--threads", "1,2", "--runs", "3", "--warmup", "1", "--json", str(out)]
+    argv = [str(flatbuffer), "--threads", "1,2", "--runs", "3", "--warmup", "1", "--xnnpack", "--json", str(out)]
     assert tool("benchmark")(argv) == 0
     rows = json.loads(out.read_text())["rows"]
-    assert [(r["backend"], r["threads"]) for r in rows] == [
-        ("LCE interpreter, default kernels", 1), ("LCE interpreter, default kernels", 2),
-        ("LCE interpreter, indirect-bgemm kernels", 1), ("LCE interpreter, indirect-bgemm kernels", 2)]
+    backends = [f"LCE interpreter, {k} kernels{x}" for x in ("", " + XNNPACK") for k in ("default", "indirect-bgemm")]
+    assert [(r["backend"], r["threads"]) for r in rows] == [(b, t) for b in backends for t in (1, 2)]
     for r in rows:
         assert r["runs"] == 3 and r["input_size"] == "16x16" and r["where"].startswith("local (")
         assert 0 < r["min_ms"] <= r["median_ms"] <= r["p90_ms"]
         assert r["peak_mib"] is not None
     assert "| bbcu-dn_16x16.tflite | LCE interpreter, default kernels | 1 | 16x16 |" in capsys.readouterr().out
+
+
+def test_every_lce_configuration_computes_the_same(flatbuffer):
+    data = flatbuffer.read_bytes()
+    x = np.random.default_rng(5).random((1, 16, 16, 3), np.float32)
+    reference = runtime.tflite_runtime(data, 1, "reference")(x)
+    for kernels in runtime.KERNELS:
+        for xnnpack in (False, True):
+            np.testing.assert_allclose(runtime.tflite_runtime(data, 2, kernels, xnnpack)(x), reference, atol=1e-5)
 
 
 def free_port():
@@ -202,8 +211,9 @@ def test_missing_or_bad_model_file(tmp_path, capsys):
     assert tool("benchmark")([str(tmp_path / "nope.tflite")]) == 2
     assert "model file not found" in capsys.readouterr().err
     (tmp_path / "bad.tflite").write_bytes(b"garbage")
-    assert tool("benchmark")([str(tmp_path / "bad.tflite")]) == 2
-    assert "does not load as tflite" in capsys.readouterr().err
+    for where in ([], ["--ssh", "pi@192.0.2.1"]):  # checked here, before any device is asked
+        assert tool("benchmark")([str(tmp_path / "bad.tflite")] + where) == 2
+        assert "does not load as tflite" in capsys.readouterr().err
 
 
 def test_suite_table_and_quality_plot(tmp_path, monkeypatch, capsys):

@@ -94,7 +94,7 @@ def converted(spec, args, formats=("tflite",)):
     return stem.replace("_x", " x"), files
 
 
-def local_backends(path, kernels):
+def local_backends(path, kernels, xnnpack=False):
     """(label, make_runtime(threads)) of every local backend a model file runs on."""
     if path.suffix == ".onnx":
         data = path.read_bytes()
@@ -105,8 +105,12 @@ def local_backends(path, kernels):
     except Exception:  # the flatbuffer reader raises whatever it meets in a bad file
         raise cli.UserError(f"{path} does not load as tflite: not a flatbuffer") from None
     if binary:
-        return [(f"LCE interpreter, {k} kernels", lambda t, k=k: runtime.tflite_runtime(data, t, k))
-                for k in kernels]
+        backends = [(f"LCE interpreter, {k} kernels", lambda t, k=k: runtime.tflite_runtime(data, t, k))
+                    for k in kernels]
+        if xnnpack:  # the same kernels with the float ops under XNNPACK
+            backends += [(f"LCE interpreter, {k} kernels + XNNPACK",
+                          lambda t, k=k: runtime.tflite_runtime(data, t, k, xnnpack=True)) for k in kernels]
+        return backends
     return [("TFLite + XNNPACK", lambda t: runtime.xnnpack_runtime(data, t)),
             ("LCE interpreter", lambda t: runtime.tflite_runtime(data, t))]
 
@@ -162,10 +166,10 @@ def suite(args):
         label, (tfl, onx) = converted(name, args, ("tflite", "onnx"))
         data = tfl.read_bytes()
         if backend == "lce":
-            engine, make = "LCE interpreter, default kernels", lambda t: runtime.tflite_runtime(data, t)
+            engines = local_backends(tfl, args.kernels, args.xnnpack)
         else:
-            engine, make = "TFLite + XNNPACK", lambda t: runtime.xnnpack_runtime(data, t)
-        rows += measure_local(tfl, [(engine, make)], args, label)
+            engines = [("TFLite + XNNPACK", lambda t: runtime.xnnpack_runtime(data, t))]
+        rows += measure_local(tfl, engines, args, label)
         rows += measure_local(onx, local_backends(onx, ()), args, label)
     for row in rows:
         row.psnr_db = psnr.get(row.model.split()[0])
@@ -185,19 +189,23 @@ def quality_plot(rows, psnr, path, threads):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    markers = {"LCE": "o", "TFLite": "s", "onnxruntime": "^"}
+    fig, ax = plt.subplots(figsize=(8, 5))
+    colours = dict(zip(sorted({r.model for r in rows}), plt.get_cmap("tab10").colors))
+    markers = {"default": "o", "indirect-bgemm": "D", "reference": "v", "XNNPACK": "s", "onnxruntime": "^"}
     for row in rows:
         network = row.model.split()[0]
         if network not in psnr or row.threads != threads:
             continue
-        marker = markers[row.backend.split()[0]]
-        ax.scatter(row.median_ms, psnr[network], marker=marker, s=50)
-        ax.annotate(f"{network}\n{row.backend.split(',')[0]}", (row.median_ms, psnr[network]),
-                    fontsize=7, xytext=(4, 4), textcoords="offset points")
+        marker = next((m for key, m in markers.items() if key in row.backend), "x")
+        ax.scatter(row.median_ms, psnr[network], color=colours[row.model], marker=marker, s=60,
+                   label=f"{row.model}: {row.backend}")
     if "bicubic" in psnr:
         ax.axhline(psnr["bicubic"], color="gray", linestyle="--", linewidth=1, label="bicubic")
-        ax.legend(loc="lower right")
+    missing = sorted({r.model for r in rows if r.model.split()[0] not in psnr})
+    if missing:
+        ax.text(0.01, 0.01, "no quality figure given: " + ", ".join(missing), transform=ax.transAxes, fontsize=7)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    ax.margins(x=0.2, y=0.15)
     ax.set_xscale("log")
     ax.set_xlabel(f"median latency (ms), {rows[0].input_size} LR input, {threads} threads")
     ax.set_ylabel("Set5 x4 Y-PSNR (dB)")
@@ -218,7 +226,10 @@ def remote_rows(files, args):
     for path in files:
         if path.suffix != ".tflite":
             raise cli.UserError(f"{path}: only .tflite files run on a device")
-        rt = runtime.load(path, 1)  # its input size, and a clear error for a bad file here
+        try:
+            rt = runtime.load(path, 1)  # its input size, and a clear error for a bad file here
+        except ValueError as e:
+            raise cli.UserError(str(e)) from None
         for threads in args.threads:
             row = remote.benchmark(transport, path, threads, args.runs, args.warmup, args.remote_binary,
                                    args.remote_dir, "x".join(map(str, rt.input_size)))
@@ -256,6 +267,8 @@ def parse_args(argv):
     p.add_argument("--kernels", default="default,indirect-bgemm",
                    help=f"LceBconv2d kernels of binary .tflite files, from {', '.join(runtime.KERNELS)} "
                         "(default default,indirect-bgemm)")
+    p.add_argument("--xnnpack", action="store_true",
+                   help="also time binary .tflite files with their float ops under XNNPACK")
     p.add_argument("--runs", type=int, default=10, help="timed runs (default 10)")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
     p.add_argument("--input-size", type=cli.size, default=(180, 320), metavar="HxW",
@@ -304,7 +317,8 @@ def main(argv=None):
         elif args.ssh or args.adb is not None:
             rows = remote_rows(model_files(args), args)
         else:
-            rows = [r for path in model_files(args) for r in measure_local(path, local_backends(path, args.kernels), args)]
+            rows = [r for path in model_files(args)
+                    for r in measure_local(path, local_backends(path, args.kernels, args.xnnpack), args)]
     except remote.RemoteError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -31,12 +31,12 @@ from lce_models import photos, tiling, upscaling  # noqa: E402
 INPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
-def load_runtime(spec, scale, threads, kernels):
+def load_runtime(spec, scale, threads, kernels, xnnpack):
     """The Runtime of --model: a .tflite/.onnx file, a model card, or a shipped network."""
     suffix = Path(spec).suffix
     if suffix in runtime.FORMATS:
         try:
-            return runtime.load(spec, threads, kernels)
+            return runtime.load(spec, threads, kernels, xnnpack)
         except ValueError as e:
             raise cli.UserError(str(e)) from None
     if suffix == ".json":
@@ -96,13 +96,15 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
     p.add_argument("--kernels", choices=runtime.KERNELS, default="default",
                    help="LceBconv2d kernels of a .tflite (default: LCE's default)")
+    p.add_argument("--xnnpack", action="store_true",
+                   help="run a .tflite's float ops with XNNPACK (much less memory at large tiles)")
     args = p.parse_intermixed_args(argv)  # inputs may follow the options
     ext = args.ext if args.ext.startswith(".") else f".{args.ext}"
     if ext.lower() not in photos.FORMATS:
         raise cli.UserError(f"unknown --ext {args.ext}; choose from {', '.join(sorted(photos.FORMATS))}")
     files = inputs(args.inputs)
     targets = destinations(files, args.out, ext)
-    rt = load_runtime(args.model, args.scale, args.threads, args.kernels)
+    rt = load_runtime(args.model, args.scale, args.threads, args.kernels, args.xnnpack)
     overlap = rt.receptive_radius if args.overlap is None else args.overlap
     if overlap < 0:
         raise cli.UserError("--overlap must be >= 0")
