@@ -29,7 +29,7 @@ from lce_models import model_card
 from lce_models.data import DATA_ROOT
 from lce_models.evaluation import evaluate, keras_restorer, set_folders
 from lce_models.files import atomic_write
-from lce_models.networks import build_model
+from lce_models.networks import ConfigurationError, NetworkConfig, build_model
 from lce_models.pipeline import ImageBank, dataset
 
 
@@ -94,6 +94,10 @@ def _claim(run_dir, identity):
     path = run_dir / "run.json"
     if path.is_file():
         held = json.loads(path.read_text())
+        try:  # a run.json written before NetworkConfig gained a field still describes its run
+            held["network"] = NetworkConfig(**held["network"]).resolved().to_dict()
+        except (TypeError, KeyError, ConfigurationError):
+            pass  # not a network of this version: reported as differing below
         if held != identity:
             changed = sorted(k for k in identity if held.get(k) != identity[k])
             raise SetupError(f"{run_dir} holds a different run ({', '.join(changed)} differ); "

@@ -150,3 +150,19 @@ def test_two_workers_from_tf_config(tmp_path):
     assert "Set5 PSNR" in outputs[0][0] and "Set5 PSNR" not in outputs[1][0]  # the chief validates
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "best.json", "best_weights.h5", "checkpoints", "latest.json", "latest_weights.h5", "logs", "run.json"]
+
+
+def test_a_run_folder_from_before_a_config_field_existed_still_resumes(tmp_path):
+    """run.json files written before NetworkConfig gained fields (n_feats, bam_options...) hold
+    only the old keys; they describe the same run and must not block resuming it."""
+    from lce_models import NetworkConfig
+    from lce_models.training import SetupError, _claim
+
+    config = NetworkConfig("bbcu-l", 4).resolved()
+    identity = {"network": config.to_dict(), "task": "sr", "level": 4, "batch_size": 16}
+    old = {k: v for k, v in config.to_dict().items() if k not in ("bam_options", "n_feats")}
+    (tmp_path / "run.json").write_text(json.dumps({**identity, "network": old}))
+    _claim(tmp_path, identity)  # accepted
+    other = {**identity, "network": NetworkConfig("bbcu-l", 4, padding="one").resolved().to_dict()}
+    with pytest.raises(SetupError, match="network differ"):
+        _claim(tmp_path, other)
