@@ -79,6 +79,14 @@ def op_census(flatbuffer):
     return census
 
 
+def input_size(flatbuffer):
+    """(H, W) of a flatbuffer's first input, read from the file without building an
+    interpreter (whose arena can take gigabytes)."""
+    graph = schema.Model.GetRootAsModel(flatbuffer, 0).Subgraphs(0)
+    _, h, w, _ = graph.Tensors(graph.Inputs(0)).ShapeAsNumpy()
+    return int(h), int(w)
+
+
 def expected_convolutions(model):
     """(binary, float) convolution counts of a Keras model."""
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]

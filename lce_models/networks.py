@@ -28,7 +28,7 @@ The BAM networks are EDSR-style (no bilinear residual): with the paper's block c
 totals are the paper's Table 3 (``tools/complexity.py``). ``bsrn`` scales the image by
 k = 130 (BBCU's residual alignment, not in the BSRN paper; ``k=1`` gives the paper's network):
 measured here, it trains faster and keeps the LCE flatbuffer within 50 dB of Keras, which
-k = 1 does not (README, "Known problem"). VDSR_BAM is not offered: VDSR
+k = 1 does not (README, "Sign flips cascade in full-depth BSRN"). VDSR_BAM is not offered: VDSR
 works on a bicubic-upscaled input, and TFLite has no bicubic resize to put inside the graph.
 
 Models take float32 images in [0, 1], NHWC, and return the same.

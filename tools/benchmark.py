@@ -35,7 +35,7 @@ from lce_models import NETWORKS, NetworkConfig, build_model, cli, model_card
 
 from converters import benchmark, remote, runtime  # noqa: E402
 from converters import onnx as onnx_export  # noqa: E402
-from converters.tflite import ConversionError, convert_checked, with_fixed_shape  # noqa: E402
+from converters.tflite import ConversionError, convert_checked, input_size, with_fixed_shape  # noqa: E402
 from lce_models.data import training_folders  # noqa: E402
 from lce_models.degradations import Degradation  # noqa: E402
 from lce_models.files import atomic_path, atomic_write  # noqa: E402
@@ -94,16 +94,21 @@ def converted(spec, args, formats=("tflite",)):
     return stem.replace("_x", " x"), files
 
 
+def read_flatbuffer(path):
+    """(bytes, (H, W), whether it needs LCE's ops) of a .tflite; one line for a bad file."""
+    data = path.read_bytes()
+    try:
+        return data, input_size(data), runtime.is_binary_flatbuffer(data)
+    except Exception:  # the flatbuffer reader raises whatever it meets in a bad file
+        raise cli.UserError(f"{path} does not load as tflite: not a flatbuffer") from None
+
+
 def local_backends(path, kernels, xnnpack=False):
     """(label, make_runtime(threads)) of every local backend a model file runs on."""
     if path.suffix == ".onnx":
         data = path.read_bytes()
         return [("onnxruntime CPU", lambda t: runtime.onnx_runtime(data, t))]
-    data = path.read_bytes()
-    try:
-        binary = runtime.is_binary_flatbuffer(data)
-    except Exception:  # the flatbuffer reader raises whatever it meets in a bad file
-        raise cli.UserError(f"{path} does not load as tflite: not a flatbuffer") from None
+    data, _, binary = read_flatbuffer(path)
     if binary:
         backends = [(f"LCE interpreter, {k} kernels", lambda t, k=k: runtime.tflite_runtime(data, t, k))
                     for k in kernels]
@@ -226,13 +231,10 @@ def remote_rows(files, args):
     for path in files:
         if path.suffix != ".tflite":
             raise cli.UserError(f"{path}: only .tflite files run on a device")
-        try:
-            rt = runtime.load(path, 1)  # its input size, and a clear error for a bad file here
-        except ValueError as e:
-            raise cli.UserError(str(e)) from None
+        _, size, _ = read_flatbuffer(path)  # a bad file fails here, before the device is asked
         for threads in args.threads:
             row = remote.benchmark(transport, path, threads, args.runs, args.warmup, args.remote_binary,
-                                   args.remote_dir, "x".join(map(str, rt.input_size)))
+                                   args.remote_dir, "x".join(map(str, size)))
             log(f"  {path.name} on {transport.name}, {threads} threads: {row.median_ms:.1f} ms")
             rows.append(row)
     return rows
