@@ -5,10 +5,11 @@ training recorded (data, steps, validation PSNR). Every tool reads a model throu
 """
 
 import json
+import shutil
 from dataclasses import fields
 from pathlib import Path
 
-from lce_models.files import atomic_write
+from lce_models.files import atomic_path, atomic_write
 from lce_models.networks import NetworkConfig, build_model
 
 CARD_FORMAT = "lce-models/model-card/1"
@@ -70,7 +71,28 @@ def load(card_path, input_shape=(None, None), batch_size=None):
     return model
 
 
-def shipped(name, scale):
-    """The card of shipped weights for a network, or None when none ship yet."""
-    card = WEIGHTS_DIR / f"{name}_x{scale}.json"
-    return card if card.is_file() else None
+def shipped(config):
+    """The card of the shipped weights of ``config`` (a resolved ``NetworkConfig``), or None
+    when none ship for exactly that configuration: weights trained with another padding,
+    variant, k or width would not fit it."""
+    card = WEIGHTS_DIR / f"{config.name}_x{config.scale}.json"
+    if not card.is_file():
+        return None
+    return card if read(card)[0].resolved() == config else None
+
+
+def ship(card_path, hours=None, dest=WEIGHTS_DIR):
+    """Copy a trained card and its weights into ``dest`` as ``<name>_x<scale>``, the name
+    ``shipped`` looks for, adding the hours the training took; returns the new card's path."""
+    config, weights, card = read(card_path)
+    config = config.resolved()
+    stem = f"{config.name}_x{config.scale}"
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    with atomic_path(dest / f"{stem}_weights.h5") as tmp:
+        shutil.copyfile(weights, tmp)
+    card = {**card, "network": config.to_dict(), "weights": f"{stem}_weights.h5"}
+    if hours is not None:
+        card["training"] = {**card.get("training", {}), "hours": round(hours, 4)}
+    atomic_write(dest / f"{stem}.json", json.dumps(card, indent=2) + "\n")
+    return dest / f"{stem}.json"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import tensorflow as tf
 import tf_keras as keras
+from tensorboard.compat.proto.event_pb2 import Event
 from tqdm import tqdm
 
 from lce_models import model_card
@@ -167,8 +168,9 @@ def train(run_dir, config, degradation, plan, strategy=None, progress=True):
     def card(name, step, psnr):
         metadata = {
             "task": degradation.task, "level": degradation.level,
-            "training": {"data": _describe(plan.data), "steps": step,
-                         **{k: v for k, v in asdict(plan).items() if k not in ("data", "validation_set")}},
+            "training": {"data": _describe(plan.data),
+                         **{k: v for k, v in asdict(plan).items() if k not in ("data", "validation_set", "steps")},
+                         "steps": step, "schedule_steps": plan.steps},
             "validation": {"set": plan.validation_set, "psnr": psnr, "step": step},
         }
         model_card.save(model, run_dir / f"{name}.json", **metadata)
@@ -211,3 +213,13 @@ def train(run_dir, config, degradation, plan, strategy=None, progress=True):
     return {"start_step": start, "steps": plan.steps, "last_loss": loss,
             "steps_per_second": rate if plan.steps > start + 1 else None,
             "best_psnr": float(best.numpy()), "validation_psnr": last_psnr, "model": model}
+
+
+def wall_hours(run_dir):
+    """Hours a run's training loop took, summed over the sessions that resumed it: each
+    session writes its own TensorBoard event file, from its first step to its last log."""
+    seconds = 0.0
+    for events in sorted((Path(run_dir) / "logs").glob("events.out.tfevents.*")):
+        times = [Event.FromString(r.numpy()).wall_time for r in tf.data.TFRecordDataset(str(events))]
+        seconds += max(times) - min(times) if times else 0.0
+    return seconds / 3600

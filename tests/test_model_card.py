@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import randomize_weights
-from lce_models import NetworkConfig, build_model
-from lce_models.model_card import ModelCardError, load, save
+from lce_models import NetworkConfig, build_model, model_card
+from lce_models.model_card import ModelCardError, load, save, ship, shipped
 
 
 def saved(tmp_path):
@@ -57,3 +57,19 @@ def test_weights_of_another_network(tmp_path):
     card.write_text(json.dumps(data))
     with pytest.raises(ModelCardError, match="cannot load"):
         load(card)
+
+
+def test_ship_names_the_copy_and_shipped_finds_only_its_configuration(tmp_path, monkeypatch):
+    model, card = saved(tmp_path)
+    shipped_card = ship(card, hours=1.234, dest=tmp_path / "weights")
+    assert shipped_card.name == "bbcu-m_x3.json"
+    loaded = load(shipped_card)
+    assert loaded.card["training"]["hours"] == 1.234 and loaded.card["weights"] == "bbcu-m_x3_weights.h5"
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    monkeypatch.setattr(model_card, "WEIGHTS_DIR", tmp_path / "weights")
+    assert shipped(model.config) == shipped_card
+    # Weights of depth 1 and one padding fit neither the default network nor zero padding.
+    assert shipped(NetworkConfig("bbcu-m", 3).resolved()) is None
+    assert shipped(NetworkConfig("bbcu-m", 3, depth=1).resolved()) is None
+    assert shipped(NetworkConfig("bbcu-m", 4, depth=1, padding="one").resolved()) is None

@@ -65,6 +65,18 @@ def test_a_killed_run_resumes_exactly(tmp_path):
     assert card["task"] == "sr" and card["level"] == 2
     assert card["validation"]["set"] == "Set5" and card["validation"]["psnr"] > 20
     assert (broken / "best.json").is_file() and list((broken / "logs").iterdir())
+    best = json.loads((broken / "best.json").read_text())
+    assert best["training"]["steps"] == best["validation"]["step"] in (4, 8)
+    assert best["training"]["schedule_steps"] == 8
+
+    shipped = subprocess.run([sys.executable, str(ROOT / "tools" / "ship.py"), str(broken),
+                              "--card", "latest", "--dest", str(tmp_path / "weights")],
+                             capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert shipped.returncode == 0, shipped.stderr[-2000:]
+    card = json.loads((tmp_path / "weights" / "bbcu-l_x2.json").read_text())
+    # Two sessions (killed, resumed) of a few seconds each: hours come from both event files.
+    assert card["training"]["steps"] == 8 and 0 < card["training"]["hours"] < 0.1
+    assert len(list((broken / "logs").glob("events.out.tfevents.*"))) >= 2
     again = train(*plan, "--out", str(broken))
     assert "already trained to step 8" in again.stdout
 

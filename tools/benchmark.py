@@ -65,10 +65,10 @@ def keras_model(spec, args, padding="zero"):
         return model_card.load(spec), Path(spec).stem
     scale = args.scale if NETWORKS.get(spec) and NETWORKS[spec].task == "sr" else None
     config = NetworkConfig(spec, scale, padding=padding).resolved()
-    card = model_card.shipped(config.name, config.scale)
+    card = model_card.shipped(config)
     if card is not None:
         return model_card.load(card), f"{config.name}_x{config.scale}"
-    log(f"{config.name} x{config.scale}: no shipped weights, timing a freshly initialised model "
+    log(f"{config.name} x{config.scale}: no shipped weights for this configuration, timing a freshly initialised model "
         "(latency does not depend on the weights)")
     return build_model(config), f"{config.name}_x{config.scale}"
 

@@ -65,10 +65,10 @@ def load_model(args, input_size):
         args.model, args.scale, channels=args.channels, variant=args.variant, padding=args.padding,
         bam_options=dict(args.bam_option) if args.bam_option else None,
     ).resolved()
-    card = model_card.shipped(config.name, config.scale)
-    if card is not None and config == NetworkConfig(config.name, config.scale).resolved():
+    card = model_card.shipped(config)
+    if card is not None:
         return model_card.load(card, input_size, batch_size=1), str(card)
-    log("WARNING: *** no trained weights ship for this network yet: converting a FRESHLY "
+    log("WARNING: *** no trained weights ship for this network and configuration yet: converting a FRESHLY "
         "INITIALISED model, which checks the conversion but restores no image ***")
     return build_model(config, input_size, batch_size=1), "freshly initialised"
 

@@ -75,10 +75,10 @@ def candidate(spec, args):
         return Candidate(spec, f"{rt.engine}, {h}x{w} tiles sharing {overlap} pixels of context",
                          task, rt.channels, rt.scale, restore)
     config = NetworkConfig(spec, args.scale if spec in NETWORKS and NETWORKS[spec].task == "sr" else None).resolved()
-    card = model_card.shipped(config.name, config.scale)
+    card = model_card.shipped(config)
     if card is not None:
         return keras_candidate(model_card.load(card), f"{config.name} x{config.scale} (shipped)")
-    print("WARNING: *** no trained weights ship for this network yet: evaluating a FRESHLY "
+    print("WARNING: *** no trained weights ship for this network and configuration yet: evaluating a FRESHLY "
           "INITIALISED model ***", file=sys.stderr)
     return keras_candidate(build_model(config), f"{config.name} (untrained)")
 

@@ -42,9 +42,9 @@ def load_runtime(spec, scale, threads, kernels, xnnpack):
     if suffix == ".json":
         return runtime.keras_runtime(model_card.load(spec))
     config = NetworkConfig(spec, scale if spec in NETWORKS and NETWORKS[spec].task == "sr" else None).resolved()
-    card = model_card.shipped(config.name, config.scale)
+    card = model_card.shipped(config)
     if card is None:
-        raise cli.UserError(f"no trained weights ship for {config.name} x{config.scale} yet: pass "
+        raise cli.UserError(f"no trained weights ship for {config.name} x{config.scale} in this configuration yet: pass "
                             "--model a .tflite, an .onnx or a model card .json of a trained run")
     return runtime.keras_runtime(model_card.load(card))
 

@@ -1,0 +1,119 @@
+"""Quality of trained SR models on every runtime they ship to, beside bicubic and the papers.
+
+A model is measured three ways on each test set (Y PSNR / SSIM, ``lce_models.evaluation``):
+
+* Keras, whole images;
+* its LCE flatbuffer in LCE's interpreter, converted at each LR image size the sets hold, so
+  that every image runs whole here too: a flatbuffer's input shape is fixed, and tiling an
+  image smaller than the tile would pad it in a way the Keras model never sees;
+* its ONNX file (dynamic size) in onnxruntime, whole images.
+
+The three must agree within ``AGREEMENT_DB``: the conversions are then proven on the benchmark
+images themselves, beyond the two probes of ``converters.export``.
+"""
+
+import numpy as np
+from tqdm import tqdm
+
+from converters import onnx as onnx_export
+from converters import runtime, tflite
+from converters.tflite import with_fixed_shape
+from lce_models.degradations import Degradation
+from lce_models.evaluation import bicubic, evaluate, keras_restorer
+
+#: Largest PSNR difference (dB) between the runtimes of one model on one set that passes.
+AGREEMENT_DB = 0.01
+RUNTIMES = ("Keras", "LCE .tflite", ".onnx")
+
+#: The papers' figures for the same networks, x4: (PSNR, SSIM), None where this project has no
+#: verified source. The papers train on DIV2K (800 2K images) for 300k steps.
+PAPER = {
+    ("bbcu-l", 4): {"source": "Xia et al., ICLR 2023 (BBCU), Set5 figure as quoted in issue 7",
+                    "sets": {"Set5": (31.79, None)}},
+}
+
+
+def flatbuffer_restorer(model, threads=2, kernels="default", progress=None):
+    """A restorer running ``model`` converted by LCE at the size of each image it is given;
+    one conversion per size (``progress``, if given, is called with each new size)."""
+    flatbuffers = {}
+
+    def restore(lr):
+        size = tuple(lr.shape[:2])
+        if size not in flatbuffers:
+            if progress:
+                progress(size)
+            flatbuffers[size] = tflite.convert_checked(with_fixed_shape(model, size))[0]
+        # One interpreter at a time: each holds its own arena (GiB at large sizes).
+        run = runtime.tflite_runtime(flatbuffers[size], threads, kernels)
+        return np.clip(run(lr[None])[0], 0.0, 1.0)
+
+    return restore
+
+
+def onnx_restorer(model, threads=None):
+    """A restorer running ``model`` exported to ONNX (dynamic size) in onnxruntime."""
+    run = runtime.onnx_runtime(onnx_export.serialize(onnx_export.convert(with_fixed_shape(model, (48, 48)))),
+                               threads)
+    return lambda lr: np.clip(run(lr[None])[0], 0.0, 1.0)
+
+
+def measure(model, sets, threads=2, kernels="default", log=None):
+    """{runtime: {set: {"psnr", "ssim"}}} of a Keras SR model on each of ``sets``."""
+    config = model.config
+    degradation = Degradation("sr", config.scale)
+    note = (lambda size: log(f"  converting for LCE at {size[0]}x{size[1]}")) if log else None
+    restorers = {
+        "Keras": keras_restorer(model),
+        "LCE .tflite": flatbuffer_restorer(model, threads, kernels, note),
+        ".onnx": onnx_restorer(model, threads),
+    }
+    results = {}
+    for label, restore in restorers.items():
+        results[label] = {}
+        for set_name in tqdm(sets, desc=f"{config.name} x{config.scale}, {label}", leave=False):
+            r = evaluate(restore, set_name, degradation, config.channels)
+            results[label][set_name] = {"psnr": r["psnr"], "ssim": r["ssim"]}
+    return results
+
+
+def baseline(sets, scale):
+    """{set: {"psnr", "ssim"}} of bicubic enlargement."""
+    degradation = Degradation("sr", scale)
+    return {s: {k: evaluate(bicubic(scale), s, degradation)[k] for k in ("psnr", "ssim")} for s in sets}
+
+
+def disagreements(results):
+    """(set, runtime, difference from Keras in dB) wherever it exceeds ``AGREEMENT_DB``."""
+    return [(s, label, r[s]["psnr"] - results["Keras"][s]["psnr"])
+            for label, r in results.items() if label != "Keras" for s in r
+            if abs(r[s]["psnr"] - results["Keras"][s]["psnr"]) > AGREEMENT_DB]
+
+
+def _cell(value):
+    psnr, ssim = value
+    return "-" if psnr is None else f"{psnr:.2f}" + (f" / {ssim:.4f}" if ssim is not None else "")
+
+
+def _row(*cells):
+    return "| " + " | ".join(cells) + " |"
+
+
+def table(models, bicubic_rows, sets, scale):
+    """Markdown: bicubic, then per model its three runtimes, the paper and the gap (Keras minus
+    paper). ``models``: {label: {"results", "steps", "hours", "paper"}}."""
+    lines = [_row("model", "trained", "runs as", *(f"{s} x{scale}" for s in sets)),
+             _row(*["---"] * (3 + len(sets))),
+             _row("bicubic", "-", "Pillow", *(_cell((bicubic_rows[s]["psnr"], bicubic_rows[s]["ssim"])) for s in sets))]
+    for label, m in models.items():
+        first = (label, f"{m['steps']} steps, {m['hours']:.1f} h")
+        for i, rt in enumerate(RUNTIMES):
+            r = m["results"][rt]
+            lines.append(_row(*(first if i == 0 else ("", "")), rt,
+                              *(_cell((r[s]["psnr"], r[s]["ssim"])) for s in sets)))
+        published = [(m.get("paper") or {}).get(s, (None, None)) for s in sets]
+        lines.append(_row("", "", "paper", *(_cell(p) for p in published)))
+        lines.append(_row("", "", "gap (Keras - paper)", *(
+            f"{m['results']['Keras'][s]['psnr'] - p[0]:+.2f}" if p[0] is not None else "-"
+            for s, p in zip(sets, published))))
+    return "\n".join(lines)

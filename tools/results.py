@@ -1,0 +1,104 @@
+"""The quality table of the shipped SR models, as the README shows it.
+
+Each model is evaluated (Y PSNR / SSIM, border = scale, MATLAB-made LR) three ways: in Keras,
+as its LCE .tflite in LCE's interpreter (converted at each LR image size, so every image runs
+whole) and as its .onnx in onnxruntime. The three must agree within 0.01 dB on every set,
+else the table is still printed and the exit status is 1. Beside them: bicubic, the paper's
+figures where this project has a source for them, the gap, and the steps and hours of
+training from the model card.
+
+Examples:
+  python tools/results.py --json docs/results.json --markdown docs/results.md
+  python tools/results.py --models bbcu-l --sets Set5
+  python tools/results.py --models runs/my_run/best.json
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from lce_models import NETWORKS, cli, model_card
+
+# After lce_models, which selects Keras 2 before TensorFlow loads.
+from converters import quality  # noqa: E402
+from converters.runtime import KERNELS  # noqa: E402
+from lce_models.files import atomic_write  # noqa: E402
+from lce_models.networks import NetworkConfig  # noqa: E402
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def shipped_cards():
+    """The shipped SR model cards, in the registry's order of networks."""
+    cards = []
+    for name, spec in NETWORKS.items():
+        if spec.task == "sr":
+            cards += sorted(model_card.WEIGHTS_DIR.glob(f"{name}_x*.json"))
+    return cards
+
+
+def card_of(spec):
+    if spec.endswith(".json"):
+        return Path(spec)
+    if spec not in NETWORKS or NETWORKS[spec].task != "sr":
+        raise cli.UserError(f"{spec!r} is neither an SR network name nor a model card .json")
+    card = model_card.shipped(NetworkConfig(spec).resolved())
+    if card is None:
+        raise cli.UserError(f"no trained weights ship for {spec} x4 yet")
+    return card
+
+
+@cli.main
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", help="comma-separated SR network names (their shipped weights) or model "
+                                    "cards (default: every shipped SR model)")
+    p.add_argument("--sets", default="Set5,Set14,B100", help="test sets (default Set5,Set14,B100)")
+    p.add_argument("--threads", type=int, default=2, help="threads of LCE and onnxruntime (default 2)")
+    p.add_argument("--kernels", choices=KERNELS, default="default",
+                   help="LceBconv2d kernels of LCE's interpreter (default: its default)")
+    p.add_argument("--json", help="also write every figure to this file")
+    p.add_argument("--markdown", help="also write the table to this file")
+    args = p.parse_args(argv)
+
+    cards = [card_of(s) for s in args.models.split(",")] if args.models else shipped_cards()
+    if not cards:
+        raise cli.UserError(f"no SR model ships in {model_card.WEIGHTS_DIR}; pass --models")
+    sets = args.sets.split(",")
+    models, scales = {}, set()
+    for card in cards:
+        model = model_card.load(card)
+        config, info = model.config, model.card
+        scales.add(config.scale)
+        label = f"{config.name} x{config.scale}"
+        log(f"{label} ({card})")
+        training = info.get("training", {})
+        models[label] = {
+            "card": str(card), "steps": training.get("steps"), "hours": training.get("hours", float("nan")),
+            "results": quality.measure(model, sets, args.threads, args.kernels, log),
+            "paper": quality.PAPER.get((config.name, config.scale), {}).get("sets"),
+        }
+    if len(scales) > 1:
+        raise cli.UserError("models of several scales: give one scale's models at a time")
+    scale = scales.pop()
+    bicubic_rows = quality.baseline(sets, scale)
+    text = quality.table(models, bicubic_rows, sets, scale)
+    print(text)
+    if args.markdown:
+        atomic_write(args.markdown, text + "\n")
+    if args.json:
+        atomic_write(args.json, json.dumps({"scale": scale, "bicubic": bicubic_rows, "models": models,
+                                            "kernels": args.kernels, "threads": args.threads}, indent=2) + "\n")
+    failed = [(label, *d) for label, m in models.items() for d in quality.disagreements(m["results"])]
+    for label, set_name, runtime, diff in failed:
+        log(f"error: {label} on {set_name}: {runtime} is {diff:+.3f} dB from Keras "
+            f"(more than {quality.AGREEMENT_DB} dB)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
