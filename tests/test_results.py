@@ -80,3 +80,21 @@ def test_a_shipped_x4_model_clears_the_floor_and_its_card(card):
 
 def test_the_shipped_weights_fit_the_budget():
     assert sum(f.stat().st_size for f in model_card.WEIGHTS_DIR.iterdir()) < 30e6
+
+
+def test_the_comparison_figure(tmp_path):
+    model = randomize_weights(build_model(NetworkConfig("bbcu-l", 4, depth=1, n_feats=16)), 4)
+    card = model_card.save(model, tmp_path / "m.json")
+    out = tmp_path / "fig.png"
+    tool = [sys.executable, str(ROOT / "tools" / "compare.py"), "--models", str(card)]
+    done = subprocess.run(tool + ["--crop", "Set5/bird@8,16,40", "--crop", "Set5/baby@100,200,48",
+                                  "--zoom", "3", "-o", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "bicubic" in done.stdout and " dB, m " in done.stdout
+    # Two rows of three panels (bicubic, the model, HR) of 48 * 3 pixels, captions, 4-pixel gaps.
+    assert Image.open(out).size == (3 * 144 + 2 * 4, 2 * (144 + 20) + 4)
+    for crop in ("Set5/bird@8,16", "Set5/bird@250,0,40", "Set5/nobody@0,0,40"):
+        bad = subprocess.run(tool + ["--crop", crop, "-o", str(tmp_path / "x.png")],
+                             capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: "), crop
+    assert not (tmp_path / "x.png").exists()
