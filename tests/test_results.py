@@ -38,8 +38,9 @@ def crops(tmp_path, scale=4):
 def test_the_table_of_a_card(tmp_path):
     model = randomize_weights(build_model(NetworkConfig("bbcu-l", 4, depth=1, n_feats=16)), 3)
     card = model_card.save(model, tmp_path / "m.json", training={"steps": 7, "hours": 0.5})
+    pairs = crops(tmp_path)
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "results.py"), "--models", str(card),
-                           "--sets", crops(tmp_path), "--json", str(tmp_path / "r.json"),
+                           "--sets", pairs, "--json", str(tmp_path / "r.json"),
                            "--markdown", str(tmp_path / "r.md")],
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -48,6 +49,11 @@ def test_the_table_of_a_card(tmp_path):
     keras = next(iter(results["Keras"].values()))["psnr"]
     for runtime in quality.RUNTIMES:
         assert abs(next(iter(results[runtime].values()))["psnr"] - keras) <= quality.AGREEMENT_DB
+    again = subprocess.run([sys.executable, str(ROOT / "tools" / "results.py"), "--models", str(card),
+                            "--sets", pairs, "--json", str(tmp_path / "r.json"), "--reuse"],
+                           capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert again.returncode == 0 and "figures are reused" in again.stderr and "converting" not in again.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["models"]["bbcu-l x4"]["results"] == results
     table = (tmp_path / "r.md").read_text()
     assert "| bbcu-l x4 | 7 steps, 0.5 h | Keras |" in table and "|  |  | LCE .tflite |" in table
     assert table.count("\n") == 8  # header, rule, bicubic, three runtimes, paper, gap

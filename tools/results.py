@@ -14,6 +14,7 @@ Examples:
 """
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -40,6 +41,12 @@ def shipped_cards():
     return cards
 
 
+def shown(path):
+    """A path as the table's JSON keeps it: relative to the working folder when inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
 def card_of(spec):
     if spec.endswith(".json"):
         return Path(spec)
@@ -63,7 +70,13 @@ def main(argv=None):
                    help="LceBconv2d kernels of LCE's interpreter (default: its default)")
     p.add_argument("--json", help="also write every figure to this file")
     p.add_argument("--markdown", help="also write the table to this file")
+    p.add_argument("--reuse", action="store_true",
+                   help="take a model's figures from the existing --json file when its weights, the "
+                        "sets and the kernels are those it was measured with")
     args = p.parse_args(argv)
+    if args.reuse and not args.json:
+        raise cli.UserError("--reuse reads the --json file: give --json")
+    earlier = json.loads(Path(args.json).read_text()) if args.reuse and Path(args.json).is_file() else {}
 
     cards = [card_of(s) for s in args.models.split(",")] if args.models else shipped_cards()
     if not cards:
@@ -77,9 +90,17 @@ def main(argv=None):
         label = f"{config.name} x{config.scale}"
         log(f"{label} ({card})")
         training = info.get("training", {})
+        digest = hashlib.sha256(model_card.read(card)[1].read_bytes()).hexdigest()
+        before = earlier.get("models", {}).get(label, {})
+        if (before.get("weights_sha256") == digest and list(before.get("results", {}).get("Keras", {})) == sets
+                and earlier.get("kernels") == args.kernels):
+            log(f"  unchanged since {args.json}: its figures are reused")
+            results = before["results"]
+        else:
+            results = quality.measure(model, sets, args.threads, args.kernels, log)
         models[label] = {
-            "card": str(card), "steps": training.get("steps"), "hours": training.get("hours", float("nan")),
-            "results": quality.measure(model, sets, args.threads, args.kernels, log),
+            "card": shown(card), "weights_sha256": digest, "steps": training.get("steps"),
+            "hours": training.get("hours", float("nan")), "results": results,
             "paper": quality.PAPER.get((config.name, config.scale), {}).get("sets"),
         }
     if len(scales) > 1:
