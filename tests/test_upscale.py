@@ -8,7 +8,7 @@ from PIL import Image
 from conftest import randomize_weights
 from converters import runtime
 from converters.tflite import convert_checked, with_fixed_shape
-from lce_models import NetworkConfig, build_model, photos, upscaling
+from lce_models import NetworkConfig, build_model, model_card, photos, upscaling
 from lce_models.data import sample_image
 from lce_models.evaluation import keras_restorer
 from lce_models.model_card import save
@@ -130,7 +130,7 @@ def test_a_folder_with_a_corrupt_file(tmp_path, card, capsys):
 
 @pytest.mark.parametrize("argv,message", [
     (["--model", "nope.tflite"], "model file not found"),
-    (["--model", "bbcu-m"], "no trained weights ship for bbcu-m x4"),
+    (["--model", "srresnet-bam"], "no trained weights ship for srresnet-bam x4"),
     (["--ext", "gif"], "unknown --ext gif"),
     (["-o", "x.png", "a.png", "b.png"], "names one file but 3 inputs"),
 ])
@@ -149,3 +149,12 @@ def test_bad_flatbuffer_and_too_small_tiles(tmp_path, card, capsys):
     argv = [str(tmp_path / "in.png"), "--model", str(card), "--tile", "8x8", "--overlap", "4"]
     assert tool("upscale")(argv) == 2
     assert "leaves nothing inside an overlap of 4" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(model_card.shipped(NetworkConfig("bbcu-l", 4).resolved()) is None, reason="no shipped bbcu-l x4")
+def test_a_shipped_network_by_name(tmp_path):
+    Image.fromarray(np.full((20, 24, 3), 128, np.uint8)).save(tmp_path / "in.png")
+    assert tool("upscale")([str(tmp_path / "in.png"), "--model", "bbcu-l", "-o", str(tmp_path / "out.png")]) == 0
+    out = np.asarray(Image.open(tmp_path / "out.png"))
+    # A flat grey stays a flat grey (within a few levels) when the trained model enlarges it.
+    assert out.shape == (80, 96, 3) and np.abs(out.astype(int) - 128).max() <= 4
