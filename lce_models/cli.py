@@ -3,9 +3,11 @@
 import argparse
 import functools
 import sys
+from pathlib import Path
 
+from lce_models import model_card
 from lce_models.model_card import ModelCardError
-from lce_models.networks import ConfigurationError
+from lce_models.networks import NETWORKS, ConfigurationError, NetworkConfig
 
 #: Exit status for a user mistake (bad flag, unknown model, missing file), as argparse uses.
 USAGE_ERROR = 2
@@ -32,6 +34,19 @@ def key_value(text):
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     return key, value
+
+
+def sr_card(spec, scale=4):
+    """The model card a tool's --models item names: a card .json as it is, or the shipped
+    weights of an SR network name (a user error when none ship)."""
+    if spec.endswith(".json"):
+        return Path(spec)
+    if spec not in NETWORKS or NETWORKS[spec].task != "sr":
+        raise UserError(f"{spec!r} is neither an SR network name nor a model card .json")
+    card = model_card.shipped(NetworkConfig(spec, scale).resolved())
+    if card is None:
+        raise UserError(f"no trained weights ship for {spec} x{scale} yet")
+    return card
 
 
 #: Help of the network-variant flags the tools share.

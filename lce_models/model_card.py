@@ -10,7 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from lce_models.files import atomic_path, atomic_write
-from lce_models.networks import NetworkConfig, build_model
+from lce_models.networks import NETWORKS, NetworkConfig, build_model
 
 CARD_FORMAT = "lce-models/model-card/1"
 #: Where shipped weights live: ``<name>_x<scale>.json`` beside ``<name>_x<scale>_weights.h5``.
@@ -79,6 +79,12 @@ def shipped(config):
     if not card.is_file():
         return None
     return card if read(card)[0].resolved() == config else None
+
+
+def shipped_sr(scale=None):
+    """The shipped SR model cards (of ``scale``, else every scale), in the registry's order."""
+    return [card for name, spec in NETWORKS.items() if spec.task == "sr"
+            for card in sorted(WEIGHTS_DIR.glob(f"{name}_x{scale or '*'}.json"))]
 
 
 def ship(card_path, hours=None, dest=WEIGHTS_DIR):

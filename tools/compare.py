@@ -11,40 +11,27 @@ Examples:
 
 import argparse
 import sys
-from pathlib import Path
 
-from lce_models import NETWORKS, cli, model_card
+from lce_models import cli, model_card
 from lce_models.comparison import Crop, figure, panels
 from lce_models.evaluation import bicubic, keras_restorer
 from lce_models.files import atomic_path
-from lce_models.networks import NetworkConfig
 
 DEFAULT_CROPS = ("Set14/ppt3@240,30,120", "B100/253027@100,190,120")
 
 
 def models(spec, scale):
     """[(label, Keras model)] of --models, default every shipped SR model of ``scale``."""
-    if spec is None:
-        names = [n for n, s in NETWORKS.items() if s.task == "sr"
-                 and model_card.shipped(NetworkConfig(n, scale).resolved())]
-        if not names:
-            raise cli.UserError(f"no SR model of scale {scale} ships yet; pass --models")
-        spec = ",".join(names)
+    cards = [cli.sr_card(item, scale) for item in spec.split(",")] if spec else model_card.shipped_sr(scale)
+    if not cards:
+        raise cli.UserError(f"no SR model of scale {scale} ships yet; pass --models")
     out = []
-    for item in spec.split(","):
-        if item.endswith(".json"):
-            model = model_card.load(item)
-            label = Path(item).stem
-        else:
-            if item not in NETWORKS or NETWORKS[item].task != "sr":
-                raise cli.UserError(f"{item!r} is neither an SR network name nor a model card .json")
-            card = model_card.shipped(NetworkConfig(item, scale).resolved())
-            if card is None:
-                raise cli.UserError(f"no trained weights ship for {item} x{scale} yet")
-            model, label = model_card.load(card), item
+    for card in cards:
+        model = model_card.load(card)
         if model.config.scale != scale:
-            raise cli.UserError(f"{item} is a x{model.config.scale} model, not x{scale}")
-        out.append((label, model))
+            raise cli.UserError(f"{card} holds a x{model.config.scale} model, not x{scale}")
+        shipped = card.parent == model_card.WEIGHTS_DIR
+        out.append((model.config.name if shipped else card.stem, model))
     return out
 
 

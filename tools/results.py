@@ -19,43 +19,22 @@ import json
 import sys
 from pathlib import Path
 
-from lce_models import NETWORKS, cli, model_card
+from lce_models import cli, model_card
 
 # After lce_models, which selects Keras 2 before TensorFlow loads.
 from converters import quality  # noqa: E402
 from converters.runtime import KERNELS  # noqa: E402
 from lce_models.files import atomic_write  # noqa: E402
-from lce_models.networks import NetworkConfig  # noqa: E402
 
 
 def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def shipped_cards():
-    """The shipped SR model cards, in the registry's order of networks."""
-    cards = []
-    for name, spec in NETWORKS.items():
-        if spec.task == "sr":
-            cards += sorted(model_card.WEIGHTS_DIR.glob(f"{name}_x*.json"))
-    return cards
-
-
 def shown(path):
     """A path as the table's JSON keeps it: relative to the working folder when inside it."""
     path = Path(path).resolve()
     return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
-
-
-def card_of(spec):
-    if spec.endswith(".json"):
-        return Path(spec)
-    if spec not in NETWORKS or NETWORKS[spec].task != "sr":
-        raise cli.UserError(f"{spec!r} is neither an SR network name nor a model card .json")
-    card = model_card.shipped(NetworkConfig(spec).resolved())
-    if card is None:
-        raise cli.UserError(f"no trained weights ship for {spec} x4 yet")
-    return card
 
 
 @cli.main
@@ -78,7 +57,7 @@ def main(argv=None):
         raise cli.UserError("--reuse reads the --json file: give --json")
     earlier = json.loads(Path(args.json).read_text()) if args.reuse and Path(args.json).is_file() else {}
 
-    cards = [card_of(s) for s in args.models.split(",")] if args.models else shipped_cards()
+    cards = [cli.sr_card(s) for s in args.models.split(",")] if args.models else model_card.shipped_sr()
     if not cards:
         raise cli.UserError(f"no SR model ships in {model_card.WEIGHTS_DIR}; pass --models")
     sets = args.sets.split(",")
