@@ -16,3 +16,9 @@ def test_ci_runs_the_readme_commands():
     assert len(commands) == 2
     ci = shell_lines((ROOT / ".ci" / "run").read_text())
     assert ci[-2:] == commands
+
+
+def test_the_readme_shows_the_results_table_tools_results_wrote():
+    """README's quality table is docs/results.md as `tools/results.py` last wrote it."""
+    table = (ROOT / "docs" / "results.md").read_text().strip()
+    assert table in (ROOT / "README.md").read_text()
