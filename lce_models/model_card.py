@@ -6,7 +6,6 @@ training recorded (data, steps, validation PSNR). Every tool reads a model throu
 
 import json
 import shutil
-from dataclasses import fields
 from pathlib import Path
 
 from lce_models.files import atomic_path, atomic_write
@@ -47,8 +46,7 @@ def read(card_path):
         raise ModelCardError(f"model card not found: {card_path}")
     try:
         card = json.loads(card_path.read_text())
-        known = {f.name for f in fields(NetworkConfig)}
-        config = NetworkConfig(**{k: v for k, v in card["network"].items() if k in known})
+        config = NetworkConfig.from_dict(card["network"])
         weights = card_path.parent / card["weights"]
     except (ValueError, KeyError, TypeError) as e:
         raise ModelCardError(f"{card_path} is not a model card ({e})") from None

@@ -96,7 +96,7 @@ def _claim(run_dir, identity):
     if path.is_file():
         held = json.loads(path.read_text())
         try:  # a run.json written before NetworkConfig gained a field still describes its run
-            held["network"] = NetworkConfig(**held["network"]).resolved().to_dict()
+            held["network"] = NetworkConfig.from_dict(held["network"]).resolved().to_dict()
         except (TypeError, KeyError, ConfigurationError):
             pass  # not a network of this version: reported as differing below
         if held != identity:

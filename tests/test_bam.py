@@ -207,6 +207,9 @@ def test_complexity_reproduces_paper_table_3(name, kparams, gmacs):
         (NetworkConfig("bsrn", bam_options={"colour": "red"}), "bam_options"),
         (NetworkConfig("bbcu-l", bam_options={"reduce": "mean"}), "no bit accumulation"),
         (NetworkConfig("srresnet-bam", padding="reflect"), "unknown padding"),
+        (NetworkConfig("bsrn", global_residual="nearest"), "global_residual must be one of"),
+        (NetworkConfig("bbcu-l", global_residual="none"), "always adds the bilinear"),
+        (NetworkConfig("bbcu-dn", global_residual="bilinear"), "no global_residual"),
     ],
 )
 def test_bad_bam_configurations_are_one_clear_error(config, message):
@@ -229,6 +232,20 @@ def test_configuration_resolves_the_options():
     assert NetworkConfig("bsrn", k=1).resolved().k == 1.0  # the paper's network
     assert NetworkConfig("srresnet-bam").resolved().k == 1.0
     assert c.bam_options == {**BAMOptions(activations="ones", reduce="mean").to_dict()}
+    assert c.global_residual == "bilinear"
+
+
+@pytest.mark.parametrize("name", ["bsrn", "srresnet-bam"])
+@pytest.mark.parametrize("residual", ["bilinear", "none"])
+def test_global_residual_adds_the_bilinear_upscale(name, residual, rng):
+    """With the last conv zeroed the network's output is exactly its global residual: the
+    bilinear x2 upscale of the input, or nothing (the papers' EDSR-style network)."""
+    model = build_model(NetworkConfig(name, 2, depth=1, global_residual=residual))
+    last = model.get_layer("last_conv")
+    last.set_weights([np.zeros_like(w) for w in last.get_weights()])
+    x = rng.random((1, 5, 6, 3), np.float32)
+    expected = tf.image.resize(x, (10, 12), "bilinear") if residual == "bilinear" else np.zeros((1, 10, 12, 3))
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("name,binary_convs", [("bsrn", 120), ("srresnet-bam", 32)])

@@ -178,3 +178,17 @@ def test_a_run_folder_from_before_a_config_field_existed_still_resumes(tmp_path)
     other = {**identity, "network": NetworkConfig("bbcu-l", 4, padding="one").resolved().to_dict()}
     with pytest.raises(SetupError, match="network differ"):
         _claim(tmp_path, other)
+
+
+def test_a_bam_run_from_before_global_residual_existed_is_not_resumed_with_one(tmp_path):
+    """BSRN had no global residual before the field existed, and gained the bilinear one as
+    its default: an old run must not silently go on as the new network."""
+    from lce_models import NetworkConfig
+    from lce_models.training import SetupError, _claim
+
+    old = {k: v for k, v in NetworkConfig("bsrn", 4).resolved().to_dict().items() if k != "global_residual"}
+    (tmp_path / "run.json").write_text(json.dumps({"network": old, "task": "sr"}))
+    with pytest.raises(SetupError, match="network differ"):
+        _claim(tmp_path, {"network": NetworkConfig("bsrn", 4).resolved().to_dict(), "task": "sr"})
+    _claim(tmp_path, {"network": NetworkConfig("bsrn", 4, global_residual="none").resolved().to_dict(),
+                      "task": "sr"})  # the run it is

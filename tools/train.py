@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from lce_models import NETWORKS, NetworkConfig, cli
+from lce_models.networks import GLOBAL_RESIDUALS
 
 import tensorflow as tf  # noqa: E402  (after lce_models, which selects Keras 2)
 from lce_models.data import training_folders  # noqa: E402
@@ -55,6 +56,9 @@ def main(argv=None):
     net.add_argument("--k", type=float,
                      help="residual alignment: the image is multiplied by k at the input and divided "
                           "at the output (default 130 * n_feats / 64 for BBCU v3/v4, else 1)")
+    net.add_argument("--global-residual", choices=GLOBAL_RESIDUALS,
+                     help="SR output = prediction + bilinear upscaled input, or prediction alone "
+                          "(default bilinear; none is the BAM papers' EDSR-style network)")
     net.add_argument("--n-feats", type=positive, help="feature channels (default: the network's, 64 or 48)")
     run = p.add_argument_group("training")
     run.add_argument("--train", default="T91,BSD200",
@@ -90,7 +94,7 @@ def main(argv=None):
         raise cli.UserError(f"bad --{LEVEL_FLAG[task]} or --milestones: {e}") from None
     config = NetworkConfig(args.model, args.scale if task == "sr" else None,
                            n_feats=args.n_feats, depth=args.depth, variant=args.variant,
-                           padding=args.padding, k=args.k,
+                           padding=args.padding, k=args.k, global_residual=args.global_residual,
                            bam_options=dict(args.bam_option) if args.bam_option else None).resolved()
     plan = TrainingPlan(steps=args.steps, batch_size=args.batch_size, patch=args.patch,
                         learning_rate=args.learning_rate, milestones=milestones, gamma=args.gamma,
