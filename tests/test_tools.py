@@ -49,7 +49,11 @@ def test_convert_writes_a_verified_flatbuffer_and_report(tmp_path, capsys):
     assert tool("convert")(argv) == 0
     out = capsys.readouterr().out
     assert "LceBconv2d 18" in out and "wrote" in out
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bbcu-dn_x1_16x24.tflite", "report.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bbcu-dn_x1_16x24.json", "bbcu-dn_x1_16x24.tflite",
+                                                         "report.json"]
+    sidecar = json.loads((tmp_path / "bbcu-dn_x1_16x24.json").read_text())
+    # DnCNN: 20 3x3 convs, so 20 pixels of context; the app tiles with it
+    assert (sidecar["scale"], sidecar["input_size"], sidecar["receptive_radius"]) == (1, [16, 24], 20)
     report = json.loads((tmp_path / "report.json").read_text())
     tfl = report["artifacts"]["tflite"]
     assert report["input_size"] == [16, 24] and report["network"]["padding"] == "one"

@@ -6,7 +6,9 @@ ONNX: tf2onnx (opset 17) with dynamic height and width, simplified with onnxsim,
 weights folded into constants; runs in onnxruntime.
 
 Each artifact is run beside the Keras model on a photograph and on random input; only if all
-agree (PSNR >= 50 dB against Keras) are the files written, atomically, with report.json.
+agree (PSNR >= 50 dB against Keras) are the files written, atomically, with report.json;
+a .tflite gets a sidecar .json beside it (scale, input size, receptive radius: what an app needs
+to tile an image with it, as android_demo does).
 Exit status 1 if a check fails, 2 for a usage mistake (bad flag, unknown model, missing or
 corrupt weights). Latencies are not measured here: see tools/benchmark.py.
 """
@@ -22,6 +24,7 @@ import numpy as np
 from lce_models import NETWORKS, NetworkConfig, build_model, cli, model_card
 
 # After lce_models, which selects Keras 2 before TensorFlow loads.
+from converters import receptive_field  # noqa: E402
 from converters.export import FORMATS, MIN_PSNR_DB, export, keras_references  # noqa: E402
 from converters.tflite import ConversionError  # noqa: E402
 from lce_models.complexity import count  # noqa: E402
@@ -146,6 +149,10 @@ def main(argv=None):
     }
     for fmt, a in artifacts.items():
         print(f"wrote {atomic_write(out / names[fmt], a.data)}")
+    if "tflite" in artifacts:  # what an app needs to tile with it (android_demo reads it)
+        sidecar = {"network": config.to_dict(), "scale": config.scale, "input_size": [h, w],
+                   "receptive_radius": receptive_field.of_tflite(artifacts["tflite"].data)}
+        print(f"wrote {atomic_write(out / names['tflite'].replace('.tflite', '.json'), json.dumps(sidecar, indent=2) + chr(10))}")
     print(f"wrote {atomic_write(out / 'report.json', json.dumps(report, indent=2) + chr(10))}")
     return 0
 

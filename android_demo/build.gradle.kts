@@ -1,0 +1,5 @@
+// Versions pinned when the project was written; Android Studio's AGP Upgrade Assistant moves them on.
+plugins {
+    id("com.android.application") version "8.7.3" apply false
+    id("org.jetbrains.kotlin.android") version "2.0.21" apply false
+}
