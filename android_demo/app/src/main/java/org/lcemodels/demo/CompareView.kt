@@ -23,7 +23,7 @@ class CompareView(context: Context, attrs: AttributeSet? = null) : View(context,
     private var before: Bitmap? = null
     private var after: Bitmap? = null
     private var split = 0.5f // divider, as a share of the view's width
-    private val matrix = Matrix()
+    private val transform = Matrix()
     private val density = resources.displayMetrics.density
     private val bitmapPaint = Paint()
     private val linePaint = Paint().apply { color = Color.WHITE; strokeWidth = 2 * density }
@@ -38,7 +38,7 @@ class CompareView(context: Context, attrs: AttributeSet? = null) : View(context,
         override fun onScale(d: ScaleGestureDetector): Boolean {
             val now = currentScale()
             val factor = min(max(d.scaleFactor, 0.2f / now), 64f / now)
-            matrix.postScale(factor, factor, d.focusX, d.focusY)
+            transform.postScale(factor, factor, d.focusX, d.focusY)
             invalidate()
             return true
         }
@@ -55,7 +55,7 @@ class CompareView(context: Context, attrs: AttributeSet? = null) : View(context,
 
     private fun currentScale(): Float {
         val v = FloatArray(9)
-        matrix.getValues(v)
+        transform.getValues(v)
         return v[Matrix.MSCALE_X]
     }
 
@@ -63,8 +63,8 @@ class CompareView(context: Context, attrs: AttributeSet? = null) : View(context,
         val b = after ?: return
         if (width == 0 || height == 0) return
         val s = min(width.toFloat() / b.width, height.toFloat() / b.height)
-        matrix.setScale(s, s)
-        matrix.postTranslate((width - b.width * s) / 2, (height - b.height * s) / 2)
+        transform.setScale(s, s)
+        transform.postTranslate((width - b.width * s) / 2, (height - b.height * s) / 2)
     }
 
     override fun onSizeChanged(w: Int, h: Int, oldw: Int, oldh: Int) = fit()
@@ -76,11 +76,11 @@ class CompareView(context: Context, attrs: AttributeSet? = null) : View(context,
         val x = split * width
         canvas.save()
         canvas.clipRect(0f, 0f, x, height.toFloat())
-        canvas.drawBitmap(b, matrix, bitmapPaint)
+        canvas.drawBitmap(b, transform, bitmapPaint)
         canvas.restore()
         canvas.save()
         canvas.clipRect(x, 0f, width.toFloat(), height.toFloat())
-        canvas.drawBitmap(a, matrix, bitmapPaint)
+        canvas.drawBitmap(a, transform, bitmapPaint)
         canvas.restore()
         canvas.drawLine(x, 0f, x, height.toFloat(), linePaint)
         canvas.drawText("bicubic", 8 * density, 20 * density, labelPaint)
@@ -101,7 +101,7 @@ class CompareView(context: Context, attrs: AttributeSet? = null) : View(context,
                 if (dragging) {
                     split = min(max(e.x / width, 0f), 1f)
                 } else {
-                    matrix.postTranslate(e.x - lastX, e.y - lastY)
+                    transform.postTranslate(e.x - lastX, e.y - lastY)
                 }
                 lastX = e.x
                 lastY = e.y

@@ -90,7 +90,7 @@ class MainActivity : AppCompatActivity() {
     /** Decode off the UI thread: EXIF orientation applied, at most MAX_PIXELS pixels. */
     private fun load(what: String, open: () -> InputStream) {
         if (job?.isDone == false) return
-        job = worker.submit {
+        job = worker.submit(Runnable {
             try {
                 val bounds = BitmapFactory.Options().apply { inJustDecodeBounds = true }
                 open().use { BitmapFactory.decodeStream(it, null, bounds) }
@@ -126,7 +126,7 @@ class MainActivity : AppCompatActivity() {
             } catch (e: Exception) {
                 runOnUiThread { status.text = "could not open the $what: ${e.message}" }
             }
-        }
+        })
     }
 
     private fun upscale() {
@@ -135,9 +135,9 @@ class MainActivity : AppCompatActivity() {
         val threadCount = threadChoice.selectedItem as Int
         runButton.setText(R.string.cancel)
         progress.progress = 0
-        job = worker.submit {
+        job = worker.submit(Runnable {
             try {
-                SrModel(this, name, threadCount).use { model -> run(model, input, threadCount) }
+                SrModel(this, name, threadCount).use { model -> restore(model, input, threadCount) }
             } catch (e: CancellationException) {
                 runOnUiThread { status.text = "cancelled" }
             } catch (e: Exception) {
@@ -147,11 +147,11 @@ class MainActivity : AppCompatActivity() {
             } finally {
                 runOnUiThread { runButton.setText(R.string.run) }
             }
-        }
+        })
     }
 
     /** On the worker thread: tiles, timing, the bicubic baseline, then the UI. */
-    private fun run(model: SrModel, input: Bitmap, threadCount: Int) {
+    private fun restore(model: SrModel, input: Bitmap, threadCount: Int) {
         val w = input.width
         val h = input.height
         val s = model.scale
@@ -188,19 +188,19 @@ class MainActivity : AppCompatActivity() {
 
     private fun save(uri: Uri) {
         val image = result ?: return
-        worker.submit {
+        worker.submit(Runnable {
             val ok = try {
                 contentResolver.openOutputStream(uri)!!.use { image.compress(Bitmap.CompressFormat.PNG, 100, it) }
             } catch (e: Exception) {
                 false
             }
             runOnUiThread { status.text = if (ok) "saved" else "could not save the image" }
-        }
+        })
     }
 
     private fun share() {
         val image = result ?: return
-        worker.submit {
+        worker.submit(Runnable {
             try {
                 val file = File(cacheDir, "shared/upscaled.png").apply { parentFile?.mkdirs() }
                 file.outputStream().use { image.compress(Bitmap.CompressFormat.PNG, 100, it) }
@@ -214,7 +214,7 @@ class MainActivity : AppCompatActivity() {
             } catch (e: Exception) {
                 runOnUiThread { status.text = "could not share the image: ${e.message}" }
             }
-        }
+        })
     }
 
     companion object {
