@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from lce_models.files import atomic_path, atomic_write
-from lce_models.networks import NETWORKS, NetworkConfig, build_model
+from lce_models.networks import NETWORKS, ConfigurationError, NetworkConfig, build_model
 
 CARD_FORMAT = "lce-models/model-card/1"
 #: Where shipped weights live: ``<name>_x<scale>.json`` beside ``<name>_x<scale>_weights.h5``.
@@ -54,6 +54,10 @@ def read(card_path):
         raise ModelCardError(f"{card_path}: unknown card format {card.get('format')!r}")
     if not weights.is_file():
         raise ModelCardError(f"weights file named by {card_path} not found: {weights}")
+    try:
+        config.resolved()
+    except ConfigurationError as e:
+        raise ModelCardError(f"{card_path} describes no network of this version: {e}") from None
     return config, weights, card
 
 

@@ -55,6 +55,10 @@ def test_weights_of_another_network(tmp_path):
     data["network"]["name"] = "bbcu-dn"
     data["network"]["scale"] = 1
     card.write_text(json.dumps(data))
+    with pytest.raises(ModelCardError, match="describes no network.*no global_residual"):
+        load(card)  # a DnCNN has no global residual
+    data["network"]["global_residual"] = None
+    card.write_text(json.dumps(data))
     with pytest.raises(ModelCardError, match="cannot load"):
         load(card)
 

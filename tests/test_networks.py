@@ -20,7 +20,8 @@ def test_output_shape_any_input_size(name, scale):
 
 def test_defaults_resolve_from_the_registry():
     assert NetworkConfig("bbcu-l").resolved() == NetworkConfig(
-        "bbcu-l", scale=4, channels=3, n_feats=64, depth=16, variant="v4", padding="zero", k=130.0
+        "bbcu-l", scale=4, channels=3, n_feats=64, depth=16, variant="v4", padding="zero", k=130.0,
+        global_residual="bilinear",
     )
     assert NetworkConfig("bbcu-car").resolved().channels == 1
     assert NetworkConfig("bbcu-dn").resolved().depth == 18
