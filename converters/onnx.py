@@ -18,7 +18,7 @@ from onnx import numpy_helper
 
 from converters.runtime import onnx_runtime
 from converters.tflite import ConversionError, expected_convolutions
-from lce_models.bam import freeze
+from lce_models.freezing import freeze
 
 OPSET = 17
 

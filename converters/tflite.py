@@ -16,7 +16,7 @@ from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow.lite.python.schema_util import get_builtin_code_from_operator_code
 
 from lce_models import build_model
-from lce_models.bam import freeze
+from lce_models.freezing import freeze
 from lce_models.complexity import is_binary_conv
 
 #: Custom ops that LCE's runtime implements; any other custom op cannot run anywhere.
@@ -89,7 +89,8 @@ def input_size(flatbuffer):
 
 def expected_convolutions(model):
     """(binary, float) convolution counts of a Keras model."""
-    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    # submodules: the convs inside float layers too (SpatialAttention's)
+    convs = [layer for layer in model.submodules if isinstance(layer, keras.layers.Conv2D)]
     binary = sum(is_binary_conv(layer) for layer in convs)
     return binary, len(convs) - binary
 

@@ -38,7 +38,7 @@ BN placement
 
 Gradients pass the signs straight through (larq's ``ste_sign``, clipped at |x| = 1), E(|W_n|)
 and solved coefficients are held out of the gradient. At inference every accumulated weight is
-a constant: ``freeze`` replaces each ``BAMConv2D`` by a plain larq ``QuantConv2D`` holding
+a constant: ``lce_models.freezing.freeze`` replaces each ``BAMConv2D`` by a plain larq ``QuantConv2D`` holding
 E(|W_n|) * Sign(...), which ``magnitude_aware_sign`` leaves unchanged, so the LCE converter
 makes one ``LceBconv2d`` of it, and tf2onnx one ``Conv`` with folded weights.
 
@@ -220,7 +220,7 @@ class BAMConv2D(lq.layers.QuantConv2D):
         return super().convolution_op(inputs, self.effective_kernel())
 
     def frozen(self):
-        """A plain binary ``QuantConv2D`` of the same shape and name, for ``freeze``."""
+        """A plain binary ``QuantConv2D`` of the same shape and name, for ``freezing.freeze``."""
         return lq.layers.QuantConv2D(
             self.filters,
             self.kernel_size,
@@ -347,27 +347,3 @@ class HPB:
         for i in range(self.lbs):
             x = LB(self.options, self.padding, f"{self.name}_lb{i + 1}")(x, long_range)
         return x
-
-
-def freeze(model):
-    """The same model with every ``BAMConv2D`` replaced by a plain binary ``QuantConv2D``
-    holding its accumulated weight: identical outputs, and a graph LCE and tf2onnx lower.
-    Models without BAM come back unchanged."""
-    if not any(isinstance(layer, BAMConv2D) for layer in model.layers):
-        return model
-
-    def clone(layer):
-        if isinstance(layer, BAMConv2D):
-            return layer.frozen()
-        return layer.__class__.from_config(layer.get_config())
-
-    twin = keras.models.clone_model(model, clone_function=clone)
-    for layer in model.layers:
-        if isinstance(layer, BAMConv2D):
-            weights = [layer.effective_kernel().numpy()]
-        else:
-            weights = layer.get_weights()
-        twin.get_layer(layer.name).set_weights(weights)
-    if hasattr(model, "config"):
-        twin.config = model.config
-    return twin

@@ -81,9 +81,16 @@ def count(model):
             if is_binary_conv(layer):
                 bops += macs
                 binary_params += kernel
+            elif getattr(layer, "kernel_quantizer", None) is not None:  # binary weights only
+                flops += macs
+                binary_params += kernel
+                float_params += layer.count_params() - kernel
             else:
                 flops += macs
                 float_params += layer.count_params()
+        elif hasattr(layer, "macs"):  # float layers with their own count (attention)
+            flops += layer.macs(layer.output_shape)
+            float_params += layer.count_params()
     conv_params = float_params + binary_params
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     return Complexity(

@@ -130,3 +130,77 @@ class ChannelGroupMean(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "channels": self.channels}
+
+
+@register
+class ChannelAttention(keras.layers.Layer):
+    """Squeeze-and-excitation (Hu et al., CVPR 2018, Eq. 2-4): ``x * sigmoid(W2 relu(W1
+    mean_hw(x)))``, W1 reducing C channels by ``reduction``. Float; in TFLite MEAN, two
+    FULLY_CONNECTED, LOGISTIC and MUL."""
+
+    def __init__(self, reduction=16, **kwargs):
+        super().__init__(**kwargs)
+        self.reduction = reduction
+
+    def build(self, input_shape):
+        c = int(input_shape[-1])
+        self.squeeze = keras.layers.Dense(max(c // self.reduction, 1), activation="relu", name="squeeze")
+        self.excite = keras.layers.Dense(c, activation="sigmoid", name="excite")
+        super().build(input_shape)
+
+    def call(self, x):
+        weights = self.excite(self.squeeze(tf.reduce_mean(x, axis=(1, 2), keepdims=True)))
+        return x * weights
+
+    def macs(self, output_shape):
+        """Multiply-accumulates of the two dense layers (the papers count no pooling or MUL)."""
+        c = int(output_shape[-1])
+        return 2 * c * max(c // self.reduction, 1)
+
+    def get_config(self):
+        return {**super().get_config(), "reduction": self.reduction}
+
+
+@register
+class SpatialAttention(keras.layers.Layer):
+    """CBAM's spatial attention (Woo et al., ECCV 2018, Eq. 3), the cheap kind: ``x *
+    sigmoid(conv([mean_c(x), max_c(x)]))`` with one ``kernel_size`` conv to one channel.
+    Float; in TFLite MEAN, REDUCE_MAX, CONCATENATION, CONV_2D (LOGISTIC fused or apart), MUL."""
+
+    def __init__(self, kernel_size=3, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel_size = kernel_size
+        self.conv = keras.layers.Conv2D(1, kernel_size, padding="same", activation="sigmoid", name="conv")
+
+    def macs(self, output_shape):
+        """Multiply-accumulates of the conv (the papers count no pooling or MUL)."""
+        _, h, w, _ = output_shape
+        return h * w * 2 * self.kernel_size**2
+
+    def call(self, x):
+        pooled = tf.concat([tf.reduce_mean(x, axis=-1, keepdims=True), tf.reduce_max(x, axis=-1, keepdims=True)],
+                           axis=-1)
+        return x * self.conv(pooled)
+
+    def get_config(self):
+        return {**super().get_config(), "kernel_size": self.kernel_size}
+
+
+@register
+class Gain(keras.layers.Layer):
+    """One learned scalar ``g * x`` (a layer's gain, e.g. the per-layer scale of binary
+    weights in Ma et al., CVPR-W 2019); MUL in TFLite, or folded into the conv before it."""
+
+    def __init__(self, initial=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.initial = float(initial)
+
+    def build(self, input_shape):
+        self.gain = self.add_weight(name="gain", shape=(), initializer=keras.initializers.Constant(self.initial))
+        super().build(input_shape)
+
+    def call(self, x):
+        return self.gain * x
+
+    def get_config(self):
+        return {**super().get_config(), "initial": self.initial}

@@ -10,6 +10,11 @@ bbcu-m         SR x2/x3/x4           as bbcu-l with a binary upsampler (BBCU-U) 
                                      HR conv (BBCU-B)
 srresnet-fp    SR x2/x3/x4           the same topology in float: 16 residual blocks
                                      conv-ReLU-conv (MSRResNet of BasicSR), the float baseline
+bbcu-att       SR x2/x3/x4           bbcu-l whose units put a float attention on the binary
+                                     branch (channel by default, or spatial), with the
+                                     estimator and weight balancing of its ``unit_options``
+srresnet-bw    SR x2/x3/x4           srresnet-fp with 1-bit residual-block weights and a
+                                     learned gain per layer, float activations (Ma et al.)
 bbcu-dn        denoising             DnCNN: float head conv + ReLU, 18 BBCU units, float tail
                                      conv, output = input - predicted noise, k
 bbcu-car       JPEG artifacts        the same DnCNN, grayscale by default
@@ -42,9 +47,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 import tf_keras as keras
 
+import math
+
+import larq as lq
+
 from lce_models import bam
-from lce_models.layers import PixelShuffle
-from lce_models.units import BBCU, PADDINGS, VARIANTS, BBCUUp, check_unit_options
+from lce_models.layers import Gain, LearnableBias, PixelShuffle
+from lce_models.units import BBCU, PADDINGS, VARIANTS, BBCUUp, UnitOptions, check_unit_options
 
 
 GLOBAL_RESIDUALS = ("bilinear", "none")
@@ -65,6 +74,7 @@ class NetworkSpec:
     builder: object = field(repr=False)
     n_feats: int = 64
     k: float | None = None  # residual alignment, when the family's rule does not set it
+    unit_defaults: tuple = ()  # (field, value) pairs of UnitOptions that differ from BBCU's
 
     @property
     def binary(self):
@@ -83,7 +93,9 @@ class NetworkConfig:
     variant's ``BAMOptions`` (resolved to all of them). ``global_residual`` is what an SR
     network adds to its prediction: ``"bilinear"``, the upscaled input (BBCU SR, srresnet-fp
     and, by default, the BAM networks), or ``"none"`` (EDSR-style, the BAM papers' networks).
-    ``depth`` counts blocks of two units for BBCU SR, units for DnCNN, HPB blocks for BSRN, residual blocks for SRResNet_BAM.
+    ``unit_options`` overrides fields of a BBCU network's ``UnitOptions`` (estimators,
+    balanced weights, attention; resolved to all of them). ``depth`` counts blocks of two units
+    for BBCU SR, units for DnCNN, HPB blocks for BSRN, residual blocks for SRResNet_BAM.
     """
 
     name: str
@@ -96,6 +108,7 @@ class NetworkConfig:
     k: float | None = None
     bam_options: dict | None = None
     global_residual: str | None = None
+    unit_options: dict | None = None
 
     def resolved(self):
         """The same config with every default filled in, after validation."""
@@ -123,7 +136,18 @@ class NetworkConfig:
             self, scale=scale, channels=channels, n_feats=n_feats, depth=self.depth or spec.depth,
             variant=variant, k=float(k), bam_options=bam_options,
             global_residual=self._resolved_global_residual(spec),
+            unit_options=self._resolved_unit_options(spec),
         )
+
+    def _resolved_unit_options(self, spec):
+        if spec.family != "bbcu":
+            if self.unit_options is not None:
+                raise ConfigurationError(f"{self.name} has no BBCU units: no unit_options")
+            return None
+        try:
+            return asdict(UnitOptions(**{**dict(spec.unit_defaults), **(self.unit_options or {})}))
+        except (TypeError, ValueError) as e:
+            raise ConfigurationError(f"unit_options: {e}") from None
 
     def _resolved_global_residual(self, spec):
         if spec.task != "sr":
@@ -222,24 +246,44 @@ def _upsample_factors(scale):
     return (2, 2) if scale == 4 else (scale,)
 
 
-def _float_residual_block(x, filters, name):
-    y = _float_conv(filters, f"{name}_conv1")(x)
+def _binary_weight_conv(filters, name):
+    """3x3 conv with 1-bit weights and full-precision inputs (Ma et al., CVPR-W 2019):
+    sign(W) (clipped STE) times a learned per-layer gain, then a bias. The gain starts where
+    ``_float_conv``'s initial weights put the output's scale."""
+
+    def apply(x):
+        fan_in = 9 * int(x.shape[-1])
+        conv = lq.layers.QuantConv2D(filters, 3, padding="same", kernel_quantizer="ste_sign", use_bias=False,
+                                     kernel_initializer=keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform"),
+                                     name=name)
+        y = Gain(math.sqrt(0.02 / fan_in), name=f"{name}_gain")(conv(x))
+        return LearnableBias(name=f"{name}_bias")(y)
+
+    return apply
+
+
+def _float_residual_block(x, filters, name, binary_weights=False):
+    conv = _binary_weight_conv if binary_weights else _float_conv
+    y = conv(filters, f"{name}_conv1")(x)
     y = keras.layers.ReLU(name=f"{name}_relu")(y)
-    y = _float_conv(filters, f"{name}_conv2")(y)
+    y = conv(filters, f"{name}_conv2")(y)
     return keras.layers.Add(name=f"{name}_add")([x, y])
 
 
-def _sr_network(image, c, binary_body, binary_upsampler):
+def _sr_network(image, c, body, binary_upsampler):
+    """MSRResNet's topology; ``body`` is ``"bbcu"`` (two BBCU units a block), ``"float"`` or
+    ``"binary-weight"`` (residual blocks conv-ReLU-conv)."""
     n = c.n_feats
     x = keras.layers.Rescaling(c.k, name="align_in")(image)
     feat = _lrelu("head_lrelu")(_float_conv(n, "head_conv")(x))
-    unit = dict(variant=c.variant, padding=c.padding)
+    unit = dict(variant=c.variant, padding=c.padding,
+                options=UnitOptions(**c.unit_options) if c.unit_options else UnitOptions())
     for b in range(c.depth):
-        if binary_body:
+        if body == "bbcu":
             for u in (1, 2):
                 feat = BBCU(**unit, name=f"block{b + 1:02d}_unit{u}")(feat)
         else:
-            feat = _float_residual_block(feat, n, f"block{b + 1:02d}")
+            feat = _float_residual_block(feat, n, f"block{b + 1:02d}", binary_weights=body == "binary-weight")
     for i, r in enumerate(_upsample_factors(c.scale), 1):
         if binary_upsampler:
             feat = BBCUUp(factor=r, **unit, name=f"up{i}")(feat)
@@ -263,18 +307,30 @@ def _global_residual(out, x, c):
 
 
 def bbcu_l(image, config):
-    """BBCU-L: binary body, float upsampler and tail (paper Table 1)."""
-    return _sr_network(image, config, binary_body=True, binary_upsampler=False)
+    """BBCU-L: binary body, float upsampler and tail (paper Table 1). As ``bbcu-att``, its
+    units carry a float attention on the binary branch (``UnitOptions.attention``)."""
+    return _sr_network(image, config, body="bbcu", binary_upsampler=False)
 
 
 def bbcu_m(image, config):
     """BBCU-M: binary body, upsampler (BBCU-U) and HR conv (BBCU-B) (paper Table 1)."""
-    return _sr_network(image, config, binary_body=True, binary_upsampler=True)
+    return _sr_network(image, config, body="bbcu", binary_upsampler=True)
 
 
 def srresnet_fp(image, config):
     """MSRResNet, the float network BBCU-L is binarized from."""
-    return _sr_network(image, config, binary_body=False, binary_upsampler=False)
+    return _sr_network(image, config, body="float", binary_upsampler=False)
+
+
+def srresnet_bw(image, config):
+    """The binary-weight SRResNet of Ma et al. (CVPR-W 2019): the residual blocks' conv
+    weights are 1-bit, scaled by a learned gain per layer; activations stay full precision.
+
+    No convolution has binary inputs, so LCE has no bitserial kernel for it: its converter
+    emits float CONV_2D ops whose weights are the constants +-1 (with the gain as a MUL, or
+    folded into them as +-alpha). Only storage shrinks (1 bit per weight when packed, which
+    the float flatbuffer does not do); the op census shows it."""
+    return _sr_network(image, config, body="binary-weight", binary_upsampler=False)
 
 
 def bbcu_dncnn(image, config):
@@ -284,7 +340,8 @@ def bbcu_dncnn(image, config):
     feat = _float_conv(config.n_feats, "head_conv", use_bias=False)(x)
     feat = keras.layers.ReLU(name="head_relu")(feat)
     for u in range(config.depth):
-        feat = BBCU(config.variant, config.padding, name=f"unit{u + 1:02d}")(feat)
+        feat = BBCU(config.variant, config.padding, name=f"unit{u + 1:02d}",
+                    options=UnitOptions(**config.unit_options))(feat)
     noise = _float_conv(config.channels, "tail_conv", use_bias=False)(feat)
     out = keras.layers.Subtract(name="remove_noise")([x, noise])
     return keras.layers.Rescaling(1.0 / config.k, name="align_out")(out)
@@ -343,6 +400,13 @@ NETWORKS = {
     "bbcu-m": NetworkSpec("sr", (2, 3, 4), 3, 16, "bbcu", "BBCU-M super-resolution", bbcu_m),
     "srresnet-fp": NetworkSpec(
         "sr", (2, 3, 4), 3, 16, "float", "float SRResNet baseline", srresnet_fp
+    ),
+    "bbcu-att": NetworkSpec(
+        "sr", (2, 3, 4), 3, 16, "bbcu", "BBCU-L with channel attention on each binary branch", bbcu_l,
+        unit_defaults=(("attention", "channel"),),
+    ),
+    "srresnet-bw": NetworkSpec(
+        "sr", (2, 3, 4), 3, 16, "float", "SRResNet with binary weights (Ma et al. 2019)", srresnet_bw
     ),
     "bbcu-dn": NetworkSpec("denoise", (1,), 3, 18, "bbcu", "BBCU DnCNN denoiser", bbcu_dncnn),
     "bbcu-car": NetworkSpec(

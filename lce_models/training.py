@@ -26,7 +26,7 @@ import tf_keras as keras
 from tensorboard.compat.proto.event_pb2 import Event
 from tqdm import tqdm
 
-from lce_models import model_card
+from lce_models import model_card, quantizers
 from lce_models.data import DATA_ROOT
 from lce_models.evaluation import evaluate, keras_restorer, set_folders
 from lce_models.files import atomic_write
@@ -180,6 +180,7 @@ def train(run_dir, config, degradation, plan, strategy=None, progress=True):
                disable=not progress, dynamic_ncols=True)
     began, rate, last_psnr, loss = time.perf_counter(), math.nan, None, math.nan
     for step in range(start + 1, plan.steps + 1):
+        quantizers.set_training_progress(step - 1, plan.steps)  # the EDE estimator's schedule
         loss = float(train_step(next(batches)))
         if not math.isfinite(loss):
             kept = tf.train.latest_checkpoint(str(checkpoint_dir))

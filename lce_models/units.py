@@ -23,6 +23,11 @@ residual path survive.
 ``padding`` chooses what the binarized input is padded with at the borders: ``"zero"`` (the
 reference code pads the sign output with zeros) or ``"one"`` (+1, which LCE's bitpacked
 kernels compute directly, with no correction term for the border pixels).
+
+``options`` (``UnitOptions``) holds the training tricks of the seed-001 proposal ("Lossless
+picture quality for binary neural networks in pixel-level tasks"): the sign-gradient estimator
+of activations and weights, balanced weights, and a float attention on the binary branch. The
+defaults are the BBCU reference's, and build exactly the graph of a unit without options.
 """
 
 import logging
@@ -32,7 +37,8 @@ import larq as lq
 import tf_keras as keras
 
 from lce_models import quantizers
-from lce_models.layers import ChannelGroupMean, ChannelRepeat, LearnableBias, PixelShuffle, RPReLU
+from lce_models.layers import (ChannelAttention, ChannelGroupMean, ChannelRepeat, LearnableBias, PixelShuffle,
+                               RPReLU, SpatialAttention)
 
 # The reference code binarizes weights without clipping them (the clipped STE alone keeps them
 # near [-1, 1]); larq warns about every such layer, which is noise here.
@@ -55,10 +61,58 @@ VARIANTS = {
 
 #: Value of the border pixels of the binarized input, by padding name.
 PADDINGS = {"zero": 0.0, "one": 1.0}
+#: Float attention on the binary branch, by name.
+ATTENTIONS = {"none": None, "channel": ChannelAttention, "spatial": SpatialAttention}
 
 
-def binary_conv(filters, padding="zero", name=None):
-    """3x3 binary convolution: sign input, mean|W|-scaled sign weights, no bias.
+@dataclass(frozen=True)
+class UnitOptions:
+    """How a unit's binary convolution is trained, and what restricts its branch.
+
+    Args:
+        estimator: sign-gradient estimator of the activations (``quantizers.ESTIMATORS``);
+            ``"approx"``, ApproxSign, is the BBCU reference's.
+        weight_estimator: the same for the weights; ``"ste"`` is the reference's.
+        balanced: standardise each filter before its sign (IR-Net's Libra-PB).
+        weight_scale: ``"mean"`` (mean|W|) or ``"pow2"`` (rounded to a power of two).
+        attention: ``"none"``, ``"channel"`` (squeeze-excitation, reduction 16) or
+            ``"spatial"`` (CBAM's, one 3x3 conv) on the binary branch, before the residual add
+            (the information restriction of IR2Net, Ping et al. 2022, applied to BBCU-V4).
+        beta: SignSwish's beta, when an estimator is ``"swish"``.
+    """
+
+    estimator: str = "approx"
+    weight_estimator: str = "ste"
+    balanced: bool = False
+    weight_scale: str = "mean"
+    attention: str = "none"
+    beta: float = 5.0
+
+    def __post_init__(self):
+        for name in (self.estimator, self.weight_estimator):
+            quantizers.sign_estimator(name)  # raises for an unknown one
+        if self.weight_scale not in quantizers.WEIGHT_SCALES:
+            raise ValueError(f"unknown weight_scale {self.weight_scale!r}; "
+                             f"choose from {', '.join(quantizers.WEIGHT_SCALES)}")
+        if self.attention not in ATTENTIONS:
+            raise ValueError(f"unknown attention {self.attention!r}; choose from {', '.join(ATTENTIONS)}")
+        if not isinstance(self.balanced, bool):
+            raise ValueError(f"balanced must be true or false, not {self.balanced!r}")
+
+    def input_quantizer(self):
+        if self.estimator == "approx":
+            return quantizers.ACTIVATION_QUANTIZER
+        return quantizers.BinaryActivation(self.estimator, self.beta)
+
+    def kernel_quantizer(self):
+        if (self.weight_estimator, self.balanced, self.weight_scale) == ("ste", False, "mean"):
+            return quantizers.WEIGHT_QUANTIZER
+        return quantizers.BinaryWeight(self.weight_estimator, self.balanced, self.weight_scale, self.beta)
+
+
+def binary_conv(filters, padding="zero", name=None, options=UnitOptions()):
+    """3x3 binary convolution: sign input, mean|W|-scaled sign weights, no bias; ``options``
+    choose the gradient estimators and the weight balancing.
 
     Initialised like ``torch.nn.Conv2d`` (uniform, bound 1/sqrt(fan_in)), as the reference is.
     """
@@ -67,8 +121,8 @@ def binary_conv(filters, padding="zero", name=None):
         3,
         padding="same",
         pad_values=PADDINGS[padding],
-        input_quantizer=quantizers.ACTIVATION_QUANTIZER,
-        kernel_quantizer=quantizers.WEIGHT_QUANTIZER,
+        input_quantizer=options.input_quantizer(),
+        kernel_quantizer=options.kernel_quantizer(),
         kernel_initializer=keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform"),
         use_bias=False,
         name=name,
@@ -92,13 +146,15 @@ class BBCU:
         variant: ``"v1"`` .. ``"v4"`` (see the module table); v4 is the paper's BBCU.
         padding: ``"zero"`` or ``"one"``, the border value of the binarized input.
         name: prefix of the Keras layer names; Keras picks unique names when None.
+        options: ``UnitOptions``: estimators, balanced weights, attention.
     """
 
-    def __init__(self, variant="v4", padding="zero", name=None):
+    def __init__(self, variant="v4", padding="zero", name=None, options=UnitOptions()):
         check_unit_options(variant, padding)
         self.variant = VARIANTS[variant]
         self.padding = padding
         self.name = name
+        self.options = options
 
     def _name(self, suffix):
         return f"{self.name}_{suffix}" if self.name else None
@@ -115,7 +171,7 @@ class BBCU:
     def __call__(self, x):
         v = self.variant
         y = LearnableBias(name=self._name("rsign_shift"))(x)
-        y = binary_conv(self.conv_filters(x.shape[-1]), self.padding, self._name("bconv"))(y)
+        y = binary_conv(self.conv_filters(x.shape[-1]), self.padding, self._name("bconv"), self.options)(y)
         if v.batch_norm:
             # torch.nn.BatchNorm2d defaults: momentum 0.1 (Keras 0.9), eps 1e-5.
             y = keras.layers.BatchNormalization(
@@ -123,6 +179,9 @@ class BBCU:
             )(y)
         if v.activation_on_branch:
             y = RPReLU(name=self._name("rprelu"))(y)
+        attention = ATTENTIONS[self.options.attention]
+        if attention is not None:
+            y = attention(name=self._name(f"{self.options.attention}_attention"))(y)
         y = self.branch_output(y)
         out = keras.layers.Add(name=self._name("add"))([y, self.residual(x)])
         if not v.activation_on_branch:

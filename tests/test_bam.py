@@ -10,7 +10,8 @@ from conftest import randomize_weights
 from converters.tflite import convert_checked
 from converters.verify import agreement, run_tflite
 from lce_models import NetworkConfig, build_model, model_card
-from lce_models.bam import HPB, LB, VARIANTS, ActivationAccumulator, BAMConv2D, BAMOptions, Group, freeze
+from lce_models.bam import HPB, LB, VARIANTS, ActivationAccumulator, BAMConv2D, BAMOptions, Group
+from lce_models.freezing import freeze
 from lce_models.complexity import PAPER_INPUT, count
 from lce_models.data import sample_image
 from lce_models.networks import ConfigurationError
