@@ -5,13 +5,15 @@ see: BSRN's bit accumulation (``lce_models.bam``) and the custom gradient estima
 balanced weights of ``lce_models.quantizers``. At inference both weights are constants
 (+-alpha per output channel) and both input signs are larq's sign, so each such conv is
 replaced by a plain ``QuantConv2D`` with larq's default quantizers holding the weight it
-uses: ``magnitude_aware_sign`` leaves +-alpha unchanged, the outputs are identical, and LCE
-makes one ``LceBconv2d`` of it (tf2onnx one ``Conv`` with folded weights). The custom
+uses: ``magnitude_aware_sign`` leaves +-alpha unchanged, the outputs are the same (to float
+rounding: the graphs differ), and LCE makes one ``LceBconv2d`` of it (tf2onnx one ``Conv``
+with folded weights). The custom
 estimators would otherwise reach the converter with their training-step variable (EDE), which
 makes LCE's SavedModel path fail and fall back to a GraphDef conversion.
 """
 
 import larq as lq
+import tensorflow as tf
 import tf_keras as keras
 
 from lce_models import quantizers
@@ -36,13 +38,16 @@ def _plain(layer):
         input_quantizer=quantizers.ACTIVATION_QUANTIZER if layer.input_quantizer is not None else None,
         kernel_quantizer=quantizers.WEIGHT_QUANTIZER, name=layer.name,
     )
-    weights = [layer.kernel_quantizer(layer.kernel).numpy()] + ([layer.bias.numpy()] if layer.use_bias else [])
+    # A tensor, not the variable: eager custom gradients (ste_sign) refuse variables.
+    kernel = layer.kernel_quantizer(tf.convert_to_tensor(layer.kernel)).numpy()
+    weights = [kernel] + ([layer.bias.numpy()] if layer.use_bias else [])
     return twin, weights
 
 
 def freeze(model):
-    """The same model with every custom binary conv replaced by its plain twin: identical
-    outputs, and a graph LCE and tf2onnx lower. Models without one come back unchanged."""
+    """The same model with every custom binary conv replaced by its plain twin: the same
+    outputs (to float rounding), and a graph LCE and tf2onnx lower. Models without one come
+    back unchanged."""
     custom = {layer.name: _plain(layer) for layer in model.layers if _custom(layer)}
     if not custom:
         return model

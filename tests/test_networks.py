@@ -1,11 +1,14 @@
 """Networks by name: shapes, configuration errors, and the paper's complexity figures."""
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 
 from lce_models import NETWORKS, NetworkConfig, build_model
 from lce_models.complexity import PAPER_INPUT, count
 from lce_models.networks import ConfigurationError
+from lce_models.units import UnitOptions
 
 SR = [(n, s) for n, spec in NETWORKS.items() if spec.task == "sr" for s in spec.scales]
 
@@ -21,7 +24,7 @@ def test_output_shape_any_input_size(name, scale):
 def test_defaults_resolve_from_the_registry():
     assert NetworkConfig("bbcu-l").resolved() == NetworkConfig(
         "bbcu-l", scale=4, channels=3, n_feats=64, depth=16, variant="v4", padding="zero", k=130.0,
-        global_residual="bilinear",
+        global_residual="bilinear", unit_options=asdict(UnitOptions()),
     )
     assert NetworkConfig("bbcu-car").resolved().channels == 1
     assert NetworkConfig("bbcu-dn").resolved().depth == 18
