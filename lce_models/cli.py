@@ -54,6 +54,25 @@ VARIANT_HELP = ("BBCU unit variant v1..v4 (default v4), or for bsrn/srresnet-bam
                 "paper), bam-learned, or the ablations w1, w2, a1, a2 (default bam)")
 BAM_OPTION_HELP = ("override a BAMOptions field of bsrn/srresnet-bam, e.g. reduce=mean, "
                    "weight_terms=latent, weight_norm=none (repeatable)")
+UNIT_OPTION_HELP = ("override a UnitOptions field of a BBCU network, e.g. estimator=ede, "
+                    "weight_estimator=swish, balanced=true, weight_scale=pow2, attention=spatial, "
+                    "beta=5 (repeatable)")
+
+
+def unit_options(pairs):
+    """--unit-option KEY=VALUE pairs as ``UnitOptions`` fields: true/false and numbers converted."""
+    if not pairs:
+        return None
+    options = {}
+    for key, value in pairs:
+        if value.lower() in ("true", "false"):
+            options[key] = value.lower() == "true"
+        else:
+            try:
+                options[key] = float(value)
+            except ValueError:
+                options[key] = value
+    return options
 
 
 def main(function):

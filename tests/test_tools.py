@@ -28,6 +28,7 @@ def tool(name):
         (["--padding", "reflect"], "unknown padding 'reflect'"),
         (["--model", "bsrn", "--bam-option", "reduce=max"], "bam_options: BAM reduce must be one of"),
         (["--model", "bsrn", "--variant", "v4"], "unknown BAM variant 'v4'"),
+        (["--model", "bbcu-att", "--unit-option", "attention=pixel"], "unit_options: unknown attention 'pixel'"),
         (["--image", "/nonexistent.png", "--input-size", "8x8", "--model", "bbcu-dn"], "image not found"),
     ],
 )
@@ -60,6 +61,20 @@ def test_convert_writes_a_verified_flatbuffer_and_report(tmp_path, capsys):
     assert tfl["bytes"] == (tmp_path / "bbcu-dn_x1_16x24.tflite").stat().st_size
     assert tfl["op_census"]["LceBconv2d"] == 18
     assert tfl["verification"]["photo"]["psnr_db"] >= 50
+
+
+def test_convert_bbcu_att_with_unit_options(tmp_path, capsys):
+    """Issue 10's network through the main job: every binary conv an LceBconv2d, the spatial
+    attention's float ops counted, Keras and .tflite within 50 dB (else exit 1)."""
+    argv = ["--model", "bbcu-att", "--unit-option", "attention=spatial", "--unit-option", "estimator=ede",
+            "--unit-option", "balanced=true", "--input-size", "16x24", "--out", str(tmp_path)]
+    assert tool("convert")(argv) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["network"]["unit_options"] == {**report["network"]["unit_options"], "attention": "spatial",
+                                                 "estimator": "ede", "balanced": True}
+    census = report["artifacts"]["tflite"]["op_census"]
+    assert census["LceBconv2d"] == 32 and census["REDUCE_MAX"] == 32
+    capsys.readouterr()
 
 
 def test_convert_a_model_card_to_all_formats(tmp_path, capsys):

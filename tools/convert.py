@@ -46,6 +46,8 @@ def parse_args(argv):
     p.add_argument("--variant", help=cli.VARIANT_HELP + "; for a network name")
     p.add_argument("--bam-option", type=cli.key_value, action="append", metavar="KEY=VALUE",
                    help=cli.BAM_OPTION_HELP)
+    p.add_argument("--unit-option", type=cli.key_value, action="append", metavar="KEY=VALUE",
+                   help=cli.UNIT_OPTION_HELP)
     p.add_argument("--padding", default="zero", help="binarized-input border: zero|one, for a network name")
     p.add_argument("--channels", type=int, help="1 (gray) or 3 (RGB), for a network name")
     p.add_argument("--input-size", type=cli.size, default=(180, 320), metavar="HxW",
@@ -67,6 +69,7 @@ def load_model(args, input_size):
     config = NetworkConfig(
         args.model, args.scale, channels=args.channels, variant=args.variant, padding=args.padding,
         bam_options=dict(args.bam_option) if args.bam_option else None,
+        unit_options=cli.unit_options(args.unit_option),
     ).resolved()
     card = model_card.shipped(config)
     if card is not None:

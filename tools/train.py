@@ -12,6 +12,7 @@ Examples:
   python tools/train.py --model bbcu-dn --sigma 25 --out runs/dn25
   python tools/train.py --model bbcu-car --quality 10
   python tools/train.py --model bsrn --scale 4 --variant w2
+  python tools/train.py --model bbcu-att --unit-option attention=spatial --unit-option estimator=ede
 """
 
 import argparse
@@ -51,6 +52,8 @@ def main(argv=None):
     net.add_argument("--variant", help=cli.VARIANT_HELP)
     net.add_argument("--bam-option", type=cli.key_value, action="append", metavar="KEY=VALUE",
                      help=cli.BAM_OPTION_HELP)
+    net.add_argument("--unit-option", type=cli.key_value, action="append", metavar="KEY=VALUE",
+                     help=cli.UNIT_OPTION_HELP)
     net.add_argument("--padding", default="zero", help="binary conv padding: zero or one (default zero)")
     net.add_argument("--depth", type=positive, help="blocks (default: the network's)")
     net.add_argument("--k", type=float,
@@ -95,7 +98,8 @@ def main(argv=None):
     config = NetworkConfig(args.model, args.scale if task == "sr" else None,
                            n_feats=args.n_feats, depth=args.depth, variant=args.variant,
                            padding=args.padding, k=args.k, global_residual=args.global_residual,
-                           bam_options=dict(args.bam_option) if args.bam_option else None).resolved()
+                           bam_options=dict(args.bam_option) if args.bam_option else None,
+                           unit_options=cli.unit_options(args.unit_option)).resolved()
     plan = TrainingPlan(steps=args.steps, batch_size=args.batch_size, patch=args.patch,
                         learning_rate=args.learning_rate, milestones=milestones, gamma=args.gamma,
                         seed=args.seed, validate_every=args.val_every, save_every=args.save_every,
