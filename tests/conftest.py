@@ -14,7 +14,8 @@ def randomize_weights(model, seed=0):
     """Move every weight away from its initial value, as training would, keeping its scale.
 
     Each weight is scaled by U(0.5, 1.5) and given noise of a tenth of its tensor's spread;
-    zero-initialised shifts, which would sit exactly on the sign threshold, get N(0, 0.1).
+    zero-initialised shifts, which would sit exactly on the sign threshold, get N(0, 0.1);
+    a scalar gets noise of a tenth of its magnitude.
     Float kernels outside residual blocks are also scaled by 10, undoing the 0.1 of BasicSR's
     initialisation, so that the learned branch, not the bilinear residual, dominates the
     output (inside the 16 float residual blocks of srresnet-fp that gain would compound).
@@ -25,7 +26,8 @@ def randomize_weights(model, seed=0):
     weights = []
     for var in model.weights:
         w = var.numpy()
-        spread = float(np.std(w)) or 1.0
+        # a scalar (a layer's gain) has no spread: its own magnitude stands in
+        spread = float(np.std(w) if w.size > 1 else np.abs(w).max()) or 1.0
         if "moving_variance" in var.name:
             w = w * rng.uniform(0.5, 2.0, w.shape)
         else:
