@@ -1,0 +1,93 @@
+"""Train a BBCU network's PyTorch twin, on a CUDA GPU when there is one, else on the CPU;
+rerun the same command to resume after a stop.
+
+Needs PyTorch (requirements-torch.txt), NumPy, Pillow and tqdm, but not TensorFlow: it runs on
+a GPU machine that has only PyTorch. The data semantics are tools/train.py's (random image,
+crop, rotation, flip, then bicubic xS / Gaussian noise sigma / JPEG quality q; L1, Adam with
+betas 0.9 / 0.99, learning rate x gamma at each milestone), drawn from NumPy's generator.
+
+The run folder (--out) gets net_g_latest.pth, a checkpoint in the reference code's layout that
+carries its training record (device, steps, hours), state.pt to resume, and log.jsonl. Bring
+net_g_latest.pth home and import it:
+  python tools/import_torch.py OUT/net_g_latest.pth --model bbcu-l --scale 4 --out imported
+
+Examples:
+  python tools/train_torch.py --model bbcu-l --scale 4 --steps 300000 --out runs/torch_bbcu-l_x4
+  python tools/train_torch.py --model bbcu-dn --sigma 25 --batch-size 16 --patch 40
+  python tools/train_torch.py --model bbcu-m --train /data/DIV2K_HR --device cuda:1
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from lce_models.data import training_folders
+from lce_models.torch_twin import training
+from lce_models.torch_twin.modules import NETWORKS, PADDINGS, build
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", choices=NETWORKS, default="bbcu-l", help="network (default bbcu-l)")
+    p.add_argument("--scale", type=int, choices=(2, 3, 4), default=4, help="SR scale (default 4)")
+    p.add_argument("--sigma", type=float, default=25, help="noise level of bbcu-dn on 0-255 (default 25)")
+    p.add_argument("--quality", type=int, default=10, help="JPEG quality of bbcu-car (default 10)")
+    p.add_argument("--padding", choices=PADDINGS, default="zero", help="binarized-input border (default zero)")
+    p.add_argument("--depth", type=int, help="blocks (default: the network's)")
+    p.add_argument("--n-feats", type=int, help="feature channels (default 64)")
+    p.add_argument("--k", type=float, help="residual alignment factor (default 130)")
+    p.add_argument("--train", default="T91,BSD200",
+                   help="comma-separated image folders, or set names under the shared train/ (default T91,BSD200)")
+    p.add_argument("--out", help="run folder (default runs/torch_<model>_<level>)")
+    p.add_argument("--steps", type=int, default=300_000, help="default 300000")
+    p.add_argument("--batch-size", type=int, default=16, help="default 16")
+    p.add_argument("--patch", type=int, default=48, help="input (LR) patch side in pixels (default 48)")
+    p.add_argument("--learning-rate", type=float, default=1e-4, help="default 0.0001")
+    p.add_argument("--milestones", default="200000", help="comma-separated steps (default 200000; '' for none)")
+    p.add_argument("--gamma", type=float, default=0.5, help="default 0.5")
+    p.add_argument("--seed", type=int, default=0, help="initial weights and patches (default 0)")
+    p.add_argument("--save-every", type=int, default=1000, help="checkpoint every this many steps (default 1000)")
+    p.add_argument("--device", help="torch device (default cuda if available, else cpu)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    for name in ("steps", "batch_size", "patch", "save_every"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    try:
+        args.milestones = tuple(int(m) for m in args.milestones.split(",") if m.strip())
+    except ValueError:
+        p.error(f"--milestones must be comma-separated steps, not {args.milestones!r}")
+    return args
+
+
+def main(argv=None):
+    args = parse(argv)
+    defaults = NETWORKS[args.model]
+    task = defaults["task"]
+    level = {"sr": args.scale, "denoise": args.sigma, "jpeg": args.quality}[task]
+    network = {"name": args.model, "scale": args.scale if task == "sr" else 1, "channels": defaults["channels"],
+               "n_feats": args.n_feats or defaults["n_feats"], "depth": args.depth or defaults["depth"],
+               "variant": "v4", "padding": args.padding, "k": args.k or defaults["k"]}
+    try:
+        if not (0 <= level <= 255 if task == "denoise" else 1 <= level <= 100 if task == "jpeg" else True):
+            raise ValueError(f"--{'sigma' if task == 'denoise' else 'quality'} {level:g} is out of range")
+        folders = training_folders(args.train)
+        out = Path(args.out or f"runs/torch_{args.model}_{level:g}")
+        plan = training.Plan(network=network, task=task, level=level, steps=args.steps,
+                             batch_size=args.batch_size, patch=args.patch, learning_rate=args.learning_rate,
+                             milestones=args.milestones, gamma=args.gamma, seed=args.seed,
+                             save_every=args.save_every, data=tuple(str(f) for f in folders))
+        torch.manual_seed(args.seed)
+        latest = training.train(out, build(network), plan, args.device, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+    print(f"wrote {latest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
