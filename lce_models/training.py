@@ -18,7 +18,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import tensorflow as tf
@@ -32,6 +32,7 @@ from lce_models.evaluation import evaluate, keras_restorer, set_folders
 from lce_models.files import atomic_write
 from lce_models.networks import ConfigurationError, NetworkConfig, build_model
 from lce_models.pipeline import ImageBank, dataset
+from lce_models.plan import TrainingPlan  # noqa: F401  (the tools import it from here)
 
 
 class SetupError(ValueError):
@@ -39,29 +40,12 @@ class SetupError(ValueError):
     split over the replicas (one line, for the tool to print)."""
 
 
-@dataclass(frozen=True)
-class TrainingPlan:
-    """The optimisation; defaults are the BBCU reference's x4 settings, but for the LR patch
-    (48 here, 32 there)."""
-
-    steps: int = 300_000
-    batch_size: int = 16
-    patch: int = 48
-    learning_rate: float = 1e-4
-    milestones: tuple = (200_000,)
-    gamma: float = 0.5
-    seed: int = 0
-    validate_every: int = 5_000
-    save_every: int = 1_000
-    log_every: int = 100
-    validation_set: str = "Set5"
-    data: tuple = field(default=())
-
-    def learning_rate_schedule(self):
-        if not self.milestones:
-            return self.learning_rate
-        values = [self.learning_rate * self.gamma**i for i in range(len(self.milestones) + 1)]
-        return keras.optimizers.schedules.PiecewiseConstantDecay(list(self.milestones), values)
+def learning_rate_schedule(plan):
+    """The plan's learning rate, multiplied by ``gamma`` at each milestone."""
+    if not plan.milestones:
+        return plan.learning_rate
+    values = [plan.learning_rate * plan.gamma**i for i in range(len(plan.milestones) + 1)]
+    return keras.optimizers.schedules.PiecewiseConstantDecay(list(plan.milestones), values)
 
 
 def distribution_strategy():
@@ -130,7 +114,7 @@ def train(run_dir, config, degradation, plan, strategy=None, progress=True):
     with strategy.scope():
         keras.utils.set_random_seed(plan.seed)
         model = build_model(config)
-        optimizer = keras.optimizers.Adam(plan.learning_rate_schedule(), beta_1=0.9, beta_2=0.99)
+        optimizer = keras.optimizers.Adam(learning_rate_schedule(plan), beta_1=0.9, beta_2=0.99)
         optimizer.build(model.trainable_variables)
         best = tf.Variable(-math.inf, trainable=False, name="best_validation_psnr")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, best=best)

@@ -21,11 +21,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 from lce_models.data import training_folders
+from lce_models.plan import TrainingPlan
 from lce_models.torch_twin import training
-from lce_models.torch_twin.modules import NETWORKS, PADDINGS, build
+from lce_models.torch_twin.modules import NETWORKS, PADDINGS
 
 
 def parse(argv):
@@ -76,12 +75,10 @@ def main(argv=None):
             raise ValueError(f"--{'sigma' if task == 'denoise' else 'quality'} {level:g} is out of range")
         folders = training_folders(args.train)
         out = Path(args.out or f"runs/torch_{args.model}_{level:g}")
-        plan = training.Plan(network=network, task=task, level=level, steps=args.steps,
-                             batch_size=args.batch_size, patch=args.patch, learning_rate=args.learning_rate,
-                             milestones=args.milestones, gamma=args.gamma, seed=args.seed,
-                             save_every=args.save_every, data=tuple(str(f) for f in folders))
-        torch.manual_seed(args.seed)
-        latest = training.train(out, build(network), plan, args.device, progress=not args.no_progress)
+        plan = TrainingPlan(steps=args.steps, batch_size=args.batch_size, patch=args.patch,
+                            learning_rate=args.learning_rate, milestones=args.milestones, gamma=args.gamma,
+                            seed=args.seed, save_every=args.save_every, data=tuple(str(f) for f in folders))
+        latest = training.train(out, network, task, level, plan, args.device, progress=not args.no_progress)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2

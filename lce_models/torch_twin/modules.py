@@ -18,34 +18,35 @@ from torch import nn
 PADDINGS = {"zero": 0.0, "one": 1.0}
 
 
-class ApproxSign(torch.autograd.Function):
-    """Sign forward (sign(0) = +1); Bi-Real's ApproxSign gradient ``2 - 2|x|`` on [-1, 1]
-    (Liu et al., ECCV 2018, Eq. 6), larq's ``approx_sign``."""
+class _Sign(torch.autograd.Function):
+    """Sign forward with sign(0) = +1 (larq's and LCE's); the gradient is ``derivative``."""
 
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
         return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
 
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * torch.clamp(2.0 - 2.0 * x.abs(), min=0.0)
+        return grad * cls.derivative(x)
 
 
-class SteSign(torch.autograd.Function):
-    """Sign forward (sign(0) = +1); clipped straight-through gradient on [-1, 1] (larq's
-    ``ste_sign``)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
+class ApproxSign(_Sign):
+    """Bi-Real's ApproxSign gradient ``2 - 2|x|`` on [-1, 1] (Liu et al., ECCV 2018, Eq. 6),
+    larq's ``approx_sign``."""
 
     @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * (x.abs() <= 1.0).to(grad.dtype)
+    def derivative(x):
+        return torch.clamp(2.0 - 2.0 * x.abs(), min=0.0)
+
+
+class SteSign(_Sign):
+    """The clipped straight-through gradient on [-1, 1] (larq's ``ste_sign``)."""
+
+    @staticmethod
+    def derivative(x):
+        return (x.abs() <= 1.0).to(x.dtype)
 
 
 def magnitude_aware_sign(w):

@@ -22,7 +22,7 @@ and ``log.jsonl`` (loss, learning rate, steps/s).
 import io
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -34,32 +34,11 @@ from tqdm import tqdm
 from lce_models.data import image_files, open_image
 from lce_models.files import atomic_write
 from lce_models.torch_twin import checkpoint
+from lce_models.torch_twin.modules import build
 
 
 class SetupError(ValueError):
     """The run cannot start as asked (one line)."""
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What is trained and how; defaults as ``lce_models.training.TrainingPlan``."""
-
-    network: dict
-    task: str = "sr"
-    level: float = 4
-    steps: int = 300_000
-    batch_size: int = 16
-    patch: int = 48
-    learning_rate: float = 1e-4
-    milestones: tuple = (200_000,)
-    gamma: float = 0.5
-    seed: int = 0
-    save_every: int = 1_000
-    data: tuple = field(default=())
-
-    @property
-    def multiple(self):
-        return int(self.level) if self.task == "sr" else 1
 
 
 class PatchSampler:
@@ -116,12 +95,19 @@ def device_name(device):
     return f"cpu: {torch.get_num_threads()} threads"
 
 
-def train(run_dir, twin, plan, device=None, progress=True):
-    """Train ``twin`` by ``plan`` in ``run_dir``, resuming from its ``state.pt`` if there is
-    one; returns the path of ``net_g_latest.pth``."""
+#: TrainingPlan fields that do not change what a run trains (a resume may change them).
+_FREE = ("steps", "save_every", "validate_every", "log_every", "validation_set")
+
+
+def train(run_dir, network, task, level, plan, device=None, progress=True):
+    """Train the twin of ``network`` (a resolved ``NetworkConfig.to_dict()``) to undo ``task``
+    at ``level`` by ``plan`` (``lce_models.plan.TrainingPlan``; no validation: import the
+    checkpoint and run ``tools/evaluate.py``) in ``run_dir``, resuming from its ``state.pt``
+    if there is one; returns the path of ``net_g_latest.pth``."""
     run_dir = Path(run_dir)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    identity = {k: v for k, v in asdict(plan).items() if k not in ("steps", "save_every")}
+    identity = {"network": network, "task": task, "level": level,
+                **{k: v for k, v in asdict(plan).items() if k not in _FREE}}
     identity = json.loads(json.dumps(identity))  # tuples as lists, as read back
     record = run_dir / "run.json"
     if record.is_file() and json.loads(record.read_text()) != identity:
@@ -129,9 +115,9 @@ def train(run_dir, twin, plan, device=None, progress=True):
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(record, json.dumps(identity, indent=2) + "\n")
 
-    sampler = PatchSampler([Path(d) for d in plan.data], plan.network["channels"], plan.patch, plan.task,
-                           plan.level, plan.seed)
-    twin = twin.to(device)
+    sampler = PatchSampler([Path(d) for d in plan.data], network["channels"], plan.patch, task, level, plan.seed)
+    torch.manual_seed(plan.seed)
+    twin = build(network).to(device)
     optimizer = torch.optim.Adam(twin.parameters(), plan.learning_rate, betas=(0.9, 0.99))
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(plan.milestones), plan.gamma)
     step, hours = 0, 0.0
