@@ -1,0 +1,127 @@
+"""The x86-64 fast path's binary convolution: bit-packed weights and the C kernel
+(``converters/bconv.c``, built by ``pip install -e .``) called through ctypes.
+
+A binarized convolution is ``conv(sign(x), W)`` with ``W[o] = +-alpha[o]``, 3x3, stride 1,
+"same" size, its border either +1 (``pad="one"``, larq's ``pad_values=1``) or 0 (``"zero"``).
+With s = sign(x) (sign(0) = +1) and b = sign(W), the window sum is an integer,
+``sum(s * b) = n - 2 popcount(s_bits ^ b_bits)``, and the output is ``alpha[o]`` times it:
+exact, so the kernel, ``reference_conv3x3`` and LCE's reference kernels agree bit for bit.
+"""
+
+import ctypes
+import importlib.machinery
+from pathlib import Path
+
+import numpy as np
+
+PADS = ("one", "zero")
+
+
+class FastPathError(RuntimeError):
+    """The kernel is not built, or a convolution is not one it computes (one line)."""
+
+
+def _library():
+    here = Path(__file__).resolve().parent
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = here / f"_bconv{suffix}"
+        if path.is_file():
+            lib = ctypes.CDLL(str(path))
+            break
+    else:
+        raise FastPathError("the fast-path kernel converters/_bconv is not built: run "
+                            "`.venv/bin/pip install -e .` (needs gcc)")
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    lib.bp_pack.argtypes = [ptr, i64, i64, i64, i64, ptr, ctypes.c_int]
+    lib.bp_pack.restype = None
+    lib.bp_conv3x3.argtypes = [ptr, i64, i64, i64, i64, ptr, i64, i64, ptr, ptr, ctypes.c_int, ctypes.c_int,
+                               ctypes.c_int, ptr]
+    lib.bp_conv3x3.restype = None
+    lib.bp_has_avx2.restype = ctypes.c_int
+    return lib
+
+
+_LIB = None
+
+
+def library():
+    global _LIB
+    if _LIB is None:
+        _LIB = _library()
+    return _LIB
+
+
+def has_avx2():
+    return bool(library().bp_has_avx2())
+
+
+def words(channels):
+    return (channels + 63) // 64
+
+
+def pack_bits(signs_negative):
+    """Bool array (..., C) -> uint64 (..., words): bit j of word k is channel 64k + j."""
+    c = signs_negative.shape[-1]
+    padded = np.zeros((*signs_negative.shape[:-1], words(c) * 64), bool)
+    padded[..., :c] = signs_negative
+    return np.packbits(padded, axis=-1, bitorder="little").view("<u8")
+
+
+class PackedWeights:
+    """A binary 3x3 kernel (O, C, 3, 3) of values +-alpha[o], packed once: ``bits`` (9, words,
+    O rounded up to 4) uint64, ``alpha`` (O,) float32, ``ones`` (9, O) int64 = the sum of each
+    tap's signs (what a +1 border pixel adds, taken back at zero-padded borders)."""
+
+    def __init__(self, kernel):
+        kernel = np.asarray(kernel, np.float32)
+        if kernel.ndim != 4 or kernel.shape[2:] != (3, 3):
+            raise FastPathError(f"expected an (O, C, 3, 3) kernel, got shape {kernel.shape}")
+        o, c = kernel.shape[:2]
+        magnitude = np.abs(kernel).reshape(o, -1)
+        if not np.all(magnitude == magnitude[:, :1]):
+            raise FastPathError("the kernel is not binary: its magnitudes differ within an output channel")
+        self.out_channels, self.channels = o, c
+        self.alpha = np.ascontiguousarray(magnitude[:, 0])
+        taps = kernel.reshape(o, c, 9).transpose(2, 0, 1)  # (9, O, C)
+        o_pad = (o + 3) // 4 * 4
+        bits = np.zeros((9, words(c), o_pad), np.uint64)
+        bits[:, :, :o] = pack_bits(taps < 0).transpose(0, 2, 1)
+        self.bits = np.ascontiguousarray(bits)
+        self.ones = np.ascontiguousarray(np.where(taps < 0, -1, 1).sum(axis=2).astype(np.int64))
+
+
+def conv3x3(x, weights, pad="one", threads=1, avx2=None):
+    """The binarized convolution of an NCHW float32 batch: (N, C, H, W) -> (N, O, H, W)."""
+    if pad not in PADS:
+        raise FastPathError(f"unknown pad {pad!r}; choose from {', '.join(PADS)}")
+    lib = library()
+    x = np.ascontiguousarray(x, np.float32)
+    n, c, h, w = x.shape
+    if c != weights.channels:
+        raise FastPathError(f"input has {c} channels, the kernel {weights.channels}")
+    use_avx2 = has_avx2() if avx2 is None else bool(avx2)
+    out = np.empty((n, weights.out_channels, h, w), np.float32)
+    for i in range(n):
+        packed = np.zeros((h + 2, w + 2, words(c)), np.uint64)
+        lib.bp_pack(x[i].ctypes.data, h, w, c, words(c), packed.ctypes.data, threads)
+        lib.bp_conv3x3(packed.ctypes.data, h, w, c, words(c), weights.bits.ctypes.data, weights.out_channels,
+                       weights.bits.shape[2], weights.alpha.ctypes.data, weights.ones.ctypes.data,
+                       int(pad == "zero"), int(use_avx2), threads, out[i].ctypes.data)
+    return out
+
+
+def reference_conv3x3(x, kernel, pad="one"):
+    """Plain NumPy: sign(x) (sign(0) = +1) padded with +1 or 0, integer window sums of
+    sign products, times alpha[o]. The kernel's specification."""
+    x = np.asarray(x, np.float32)
+    kernel = np.asarray(kernel, np.float32)
+    s = np.where(x < 0, -1, 1).astype(np.int64)
+    s = np.pad(s, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=1 if pad == "one" else 0)
+    b = np.where(kernel < 0, -1, 1).astype(np.int64)
+    n, c, h, w = x.shape
+    dots = np.zeros((n, kernel.shape[0], h, w), np.int64)
+    for ky in range(3):
+        for kx in range(3):
+            dots += np.einsum("nchw,oc->nohw", s[:, :, ky:ky + h, kx:kx + w], b[:, :, ky, kx])
+    alpha = np.abs(kernel).reshape(kernel.shape[0], -1)[:, 0]
+    return (alpha[None, :, None, None] * dots.astype(np.float32)).astype(np.float32)

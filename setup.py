@@ -1,0 +1,7 @@
+"""The one compiled part: the bit-packed binary convolution of converters/bconv.c, built by the
+normal install (pip install -e .) with the machine's gcc; no download at build time."""
+
+from setuptools import Extension, setup
+
+setup(ext_modules=[Extension("converters._bconv", ["converters/bconv.c"],
+                             extra_compile_args=["-O3", "-fopenmp"], extra_link_args=["-fopenmp"])])
