@@ -162,7 +162,7 @@ def train(run_dir, network, task, level, plan, device=None, progress=True):
             log.write(json.dumps({"step": step, "l1": loss.item(), "lr": scheduler.get_last_lr()[0],
                                   "steps_per_s": rate}) + "\n")
             log.flush()
-            bar.set_postfix(l1=f"{float(loss):.4f}", steps_per_s=f"{rate:.2f}")
+            bar.set_postfix(l1=f"{loss.item():.4f}", steps_per_s=f"{rate:.2f}")
     bar.close()
     log.close()
     return latest
