@@ -4,7 +4,7 @@
  * 64w + j; bit set = negative, so sign(0) = +1 as in larq and LCE; tail bits are zero), into a
  * buffer with a one-pixel border of zero words (= +1 everywhere). Weights are packed the same
  * way once, at conversion, laid out [tap][word][output channel] so that four output channels
- * are one AVX2 load. The dot product of two +-1 vectors of length C is C - 2 popcount(a ^ b),
+ * are one AVX2 load (sixteen are computed together). The dot product of two +-1 vectors of length C is C - 2 popcount(a ^ b),
  * exact in integers; the output is alpha[o] times it. Padding: "one" (the border pixels are
  * +1, what the packed border holds) costs nothing; "zero" subtracts, at border pixels only,
  * what each outside tap contributed as +1 (LCE's zero-padding correction).
@@ -44,47 +44,59 @@ void bp_pack(const float *x, int64_t h, int64_t w, int64_t c, int64_t words, uin
     }
 }
 
-/* Mismatch counts of one output pixel for output channels [o0, o0 + 4): portable. */
+/* Output channels computed together: four AVX2 vectors of four 64-bit lanes. */
+#define BLOCK 16
+
+/* Mismatch counts of one output pixel for output channels [o0, o0 + BLOCK): portable. */
 static void pixel_portable(const uint64_t *packed, int64_t row_stride, int64_t words, const uint64_t *weights,
                            int64_t o_pad, int64_t o0, int64_t *mismatches) {
-    for (int64_t i = 0; i < 4; i++) mismatches[i] = 0;
+    for (int64_t i = 0; i < BLOCK; i++) mismatches[i] = 0;
     for (int64_t t = 0; t < 9; t++) {
         const uint64_t *src = packed + (t / 3) * row_stride + (t % 3) * words;
         for (int64_t k = 0; k < words; k++) {
             const uint64_t *wv = weights + (t * words + k) * o_pad + o0;
-            for (int64_t i = 0; i < 4; i++) mismatches[i] += popcount_portable(src[k] ^ wv[i]);
+            for (int64_t i = 0; i < BLOCK; i++) mismatches[i] += popcount_portable(src[k] ^ wv[i]);
         }
     }
 }
 
 #ifdef __x86_64__
-/* The same with AVX2: four output channels a vector, popcount by nibble lookup (Mula). */
+/* The same with AVX2: popcount by nibble lookup (Mula et al.), per-byte counts kept in four
+ * vectors and summed to 64-bit lanes (vpsadbw) only before a byte could overflow. */
 __attribute__((target("avx2")))
 static void pixel_avx2(const uint64_t *packed, int64_t row_stride, int64_t words, const uint64_t *weights,
                        int64_t o_pad, int64_t o0, int64_t *mismatches) {
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                          0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m256i low = _mm256_set1_epi8(0x0F);
-    __m256i bytes = _mm256_setzero_si256();  /* per-byte counts, flushed before they wrap */
-    __m256i total = _mm256_setzero_si256();
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i bytes[4], total[4];
+    for (int j = 0; j < 4; j++) bytes[j] = total[j] = zero;
     int64_t pending = 0;
     for (int64_t t = 0; t < 9; t++) {
         const uint64_t *src = packed + (t / 3) * row_stride + (t % 3) * words;
         for (int64_t k = 0; k < words; k++) {
-            __m256i v = _mm256_xor_si256(_mm256_set1_epi64x((long long)src[k]),
-                                         _mm256_loadu_si256((const __m256i *)(weights + (t * words + k) * o_pad + o0)));
-            __m256i c = _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)),
-                                        _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low)));
-            bytes = _mm256_add_epi8(bytes, c);
-            if (++pending == 31) {  /* 31 * 8 < 256: flush the byte counters before they wrap */
-                total = _mm256_add_epi64(total, _mm256_sad_epu8(bytes, _mm256_setzero_si256()));
-                bytes = _mm256_setzero_si256();
+            const __m256i x = _mm256_set1_epi64x((long long)src[k]);
+            const uint64_t *wv = weights + (t * words + k) * o_pad + o0;
+            for (int j = 0; j < 4; j++) {
+                __m256i v = _mm256_xor_si256(x, _mm256_loadu_si256((const __m256i *)(wv + 4 * j)));
+                __m256i c = _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)),
+                                            _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low)));
+                bytes[j] = _mm256_add_epi8(bytes[j], c);
+            }
+            if (++pending == 31) {  /* 31 * 8 < 256 */
+                for (int j = 0; j < 4; j++) {
+                    total[j] = _mm256_add_epi64(total[j], _mm256_sad_epu8(bytes[j], zero));
+                    bytes[j] = zero;
+                }
                 pending = 0;
             }
         }
     }
-    total = _mm256_add_epi64(total, _mm256_sad_epu8(bytes, _mm256_setzero_si256()));
-    _mm256_storeu_si256((__m256i *)mismatches, total);
+    for (int j = 0; j < 4; j++) {
+        total[j] = _mm256_add_epi64(total[j], _mm256_sad_epu8(bytes[j], zero));
+        _mm256_storeu_si256((__m256i *)(mismatches + 4 * j), total[j]);
+    }
 }
 #endif
 
@@ -98,7 +110,7 @@ int bp_has_avx2(void) {
 }
 
 /* out (o, h, w) float32 (NCHW) = alpha[o] * (binary dot product over the 3x3 window).
- * packed: bp_pack's buffer; weights: (9, words, o_pad) uint64 with o_pad a multiple of 4;
+ * packed: bp_pack's buffer; weights: (9, words, o_pad) uint64 with o_pad a multiple of BLOCK;
  * weight_ones: (9, o) int64, C - 2 popcount(weight tap), for the zero-padding correction;
  * pad_zero: 0 for "one", 1 for "zero"; use_avx2: 0 forces the portable code. */
 void bp_conv3x3(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t words, const uint64_t *weights,
@@ -107,18 +119,18 @@ void bp_conv3x3(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t
     int64_t row_stride = (w + 2) * words;
     #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t y = 0; y < h; y++) {
-        int64_t mismatches[4];
+        int64_t mismatches[BLOCK];
         for (int64_t xx = 0; xx < w; xx++) {
             const uint64_t *window = packed + y * row_stride + xx * words;
             float *dst = out + y * w + xx;
             int border = pad_zero && (y == 0 || xx == 0 || y == h - 1 || xx == w - 1);
-            for (int64_t o0 = 0; o0 < o; o0 += 4) {
+            for (int64_t o0 = 0; o0 < o; o0 += BLOCK) {
 #ifdef __x86_64__
                 if (use_avx2) pixel_avx2(window, row_stride, words, weights, o_pad, o0, mismatches);
                 else
 #endif
                 pixel_portable(window, row_stride, words, weights, o_pad, o0, mismatches);
-                for (int64_t i = 0; i < 4 && o0 + i < o; i++) {
+                for (int64_t i = 0; i < BLOCK && o0 + i < o; i++) {
                     int64_t dot = 9 * c - 2 * mismatches[i];
                     if (border) {
                         for (int64_t t = 0; t < 9; t++) {

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 PADS = ("one", "zero")
+#: Output channels the kernel computes together (``BLOCK`` in bconv.c).
+BLOCK = 16
 
 
 class FastPathError(RuntimeError):
@@ -69,7 +71,7 @@ def pack_bits(signs_negative):
 
 class PackedWeights:
     """A binary 3x3 kernel (O, C, 3, 3) of values +-alpha[o], packed once: ``bits`` (9, words,
-    O rounded up to 4) uint64, ``alpha`` (O,) float32, ``ones`` (9, O) int64 = the sum of each
+    O rounded up to ``BLOCK``) uint64, ``alpha`` (O,) float32, ``ones`` (9, O) int64 = the sum of each
     tap's signs (what a +1 border pixel adds, taken back at zero-padded borders)."""
 
     def __init__(self, kernel):
@@ -83,7 +85,7 @@ class PackedWeights:
         self.out_channels, self.channels = o, c
         self.alpha = np.ascontiguousarray(magnitude[:, 0])
         taps = kernel.reshape(o, c, 9).transpose(2, 0, 1)  # (9, O, C)
-        o_pad = (o + 3) // 4 * 4
+        o_pad = (o + BLOCK - 1) // BLOCK * BLOCK
         bits = np.zeros((9, words(c), o_pad), np.uint64)
         bits[:, :, :o] = pack_bits(taps < 0).transpose(0, 2, 1)
         self.bits = np.ascontiguousarray(bits)
