@@ -17,7 +17,8 @@ srresnet-bw    SR x2/x3/x4           srresnet-fp with 1-bit residual-block weigh
                                      learned gain per layer, float activations (Ma et al.)
 bbcu-dn        denoising             DnCNN: float head conv + ReLU, 18 BBCU units, float tail
                                      conv, output = input - predicted noise, k
-bbcu-car       JPEG artifacts        the same DnCNN, grayscale by default
+bbcu-car       JPEG artifacts        the same DnCNN with a bias on every conv, binary ones
+                                     included (reference ``network_dncnn3_bin``), grayscale
 bsrn           SR x2/x3/x4           BSRN (Xin et al., ECCV 2020): float head conv, 20 HPB
                                      blocks of 2 LB blocks with bit accumulation
                                      (``lce_models.bam``), float body-end conv + long skip,
@@ -333,18 +334,25 @@ def srresnet_bw(image, config):
     return _sr_network(image, config, body="binary-weight", binary_upsampler=False)
 
 
-def bbcu_dncnn(image, config):
+def bbcu_dncnn(image, config, bias=False):
     """DnCNN with BBCU units (reference ``network_dncnn_bin.DnCNN``): predicts the noise or
-    the compression residual and subtracts it from the (k-scaled) input."""
+    the compression residual and subtracts it from the (k-scaled) input. ``bias``: every conv
+    has one, binary ones included (``bbcu_dncnn3``)."""
     x = keras.layers.Rescaling(config.k, name="align_in")(image)
-    feat = _float_conv(config.n_feats, "head_conv", use_bias=False)(x)
+    feat = _float_conv(config.n_feats, "head_conv", use_bias=bias)(x)
     feat = keras.layers.ReLU(name="head_relu")(feat)
     for u in range(config.depth):
         feat = BBCU(config.variant, config.padding, name=f"unit{u + 1:02d}",
-                    options=UnitOptions(**config.unit_options))(feat)
-    noise = _float_conv(config.channels, "tail_conv", use_bias=False)(feat)
+                    options=UnitOptions(**config.unit_options), bias=bias)(feat)
+    noise = _float_conv(config.channels, "tail_conv", use_bias=bias)(feat)
     out = keras.layers.Subtract(name="remove_noise")([x, noise])
     return keras.layers.Rescaling(1.0 / config.k, name="align_out")(out)
+
+
+def bbcu_dncnn3(image, config):
+    """The reference's JPEG network (``network_dncnn3_bin.DnCNN``): ``bbcu_dncnn`` with a bias
+    on the head, tail and every binary conv, so that its checkpoints import."""
+    return bbcu_dncnn(image, config, bias=True)
 
 
 def _bam_sr_network(image, c, body, head_size, activation):
@@ -410,7 +418,7 @@ NETWORKS = {
     ),
     "bbcu-dn": NetworkSpec("denoise", (1,), 3, 18, "bbcu", "BBCU DnCNN denoiser", bbcu_dncnn),
     "bbcu-car": NetworkSpec(
-        "jpeg", (1,), 1, 18, "bbcu", "BBCU DnCNN JPEG artifact removal", bbcu_dncnn
+        "jpeg", (1,), 1, 18, "bbcu", "BBCU DnCNN JPEG artifact removal", bbcu_dncnn3
     ),
     "bsrn": NetworkSpec(
         "sr", (2, 3, 4), 3, 20, "bam", "BSRN bit-accumulation super-resolution", bsrn,

@@ -110,7 +110,7 @@ class UnitOptions:
         return quantizers.BinaryWeight(self.weight_estimator, self.balanced, self.weight_scale, self.beta)
 
 
-def binary_conv(filters, padding="zero", name=None, options=UnitOptions()):
+def binary_conv(filters, padding="zero", name=None, options=UnitOptions(), bias=False):
     """3x3 binary convolution: sign input, mean|W|-scaled sign weights, no bias; ``options``
     choose the gradient estimators and the weight balancing.
 
@@ -124,7 +124,7 @@ def binary_conv(filters, padding="zero", name=None, options=UnitOptions()):
         input_quantizer=options.input_quantizer(),
         kernel_quantizer=options.kernel_quantizer(),
         kernel_initializer=keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform"),
-        use_bias=False,
+        use_bias=bias,
         name=name,
     )
 
@@ -147,14 +147,17 @@ class BBCU:
         padding: ``"zero"`` or ``"one"``, the border value of the binarized input.
         name: prefix of the Keras layer names; Keras picks unique names when None.
         options: ``UnitOptions``: estimators, balanced weights, attention.
+        bias: a bias on the binary conv (the reference's JPEG network has one; BBCU's SR and
+            denoising networks do not).
     """
 
-    def __init__(self, variant="v4", padding="zero", name=None, options=UnitOptions()):
+    def __init__(self, variant="v4", padding="zero", name=None, options=UnitOptions(), bias=False):
         check_unit_options(variant, padding)
         self.variant = VARIANTS[variant]
         self.padding = padding
         self.name = name
         self.options = options
+        self.bias = bias
 
     def _name(self, suffix):
         return f"{self.name}_{suffix}" if self.name else None
@@ -171,7 +174,7 @@ class BBCU:
     def __call__(self, x):
         v = self.variant
         y = LearnableBias(name=self._name("rsign_shift"))(x)
-        y = binary_conv(self.conv_filters(x.shape[-1]), self.padding, self._name("bconv"), self.options)(y)
+        y = binary_conv(self.conv_filters(x.shape[-1]), self.padding, self._name("bconv"), self.options, self.bias)(y)
         if v.batch_norm:
             # torch.nn.BatchNorm2d defaults: momentum 0.1 (Keras 0.9), eps 1e-5.
             y = keras.layers.BatchNormalization(

@@ -111,15 +111,18 @@ def reference_bbcu_sr_tensors(binary_upsampler, scale=4, blocks=2, c=64):
     return tensors | float_conv("conv_last", 3, c)
 
 
-def reference_dncnn_tensors(units=2, c=64, channels=3):
+def reference_dncnn_tensors(units=2, c=64, channels=3, bias=False):
     """A KAIR state dict of the reference's binary DnCNN (``network_dncnn_bin.py``, bias
-    False; ``B.sequential`` flattens the head's conv + ReLU: model.0, model.1)."""
+    False; ``network_dncnn3_bin.py``, the JPEG one, bias True on every conv; ``B.sequential``
+    flattens the head's conv + ReLU: model.0, model.1)."""
     tensors = {"model.0.weight": (c, channels, 3, 3), f"model.{units + 2}.weight": (channels, c, 3, 3)}
+    if bias:
+        tensors |= {"model.0.bias": (c,), f"model.{units + 2}.bias": (channels,)}
     for u in range(units):
         p = f"model.{u + 2}"
         tensors |= {f"{p}.move0.bias": (1, c, 1, 1), f"{p}.binary_conv.weight": (c, c, 3, 3),
                     f"{p}.relu.pr_bias0.bias": (1, c, 1, 1), f"{p}.relu.pr_prelu.weight": (c,),
-                    f"{p}.relu.pr_bias1.bias": (1, c, 1, 1)}
+                    f"{p}.relu.pr_bias1.bias": (1, c, 1, 1)} | ({f"{p}.binary_conv.bias": (c,)} if bias else {})
     return tensors
 
 
@@ -145,12 +148,13 @@ def test_basicsr_checkpoint_of_the_reference_imports_with_its_ema(name, scale, t
     assert key == "params" and np.array_equal(params_only["conv_first.weight"], params["conv_first.weight"].numpy())
 
 
-def test_kair_state_dict_of_the_reference_dncnn_imports(tmp_path):
-    state = random_state(reference_dncnn_tensors(), 4)
+@pytest.mark.parametrize("name,channels,bias", [("bbcu-dn", 3, False), ("bbcu-car", 1, True)])
+def test_kair_state_dict_of_the_reference_dncnn_imports(name, channels, bias, tmp_path):
+    state = random_state(reference_dncnn_tensors(channels=channels, bias=bias), 4)
     torch.save({f"module.{k}": v for k, v in state.items()}, tmp_path / "dncnn.pth")  # DataParallel's names
     loaded, key, _ = checkpoint.read(tmp_path / "dncnn.pth")
     assert key is None and set(loaded) == set(state)
-    config = small("bbcu-dn")
+    config = small(name)
     model = mapping.state_dict_to_keras(loaded, build_model(config), config)
     twin = modules.build(config.to_dict())
     twin.load_state_dict(state)

@@ -84,22 +84,24 @@ class HardBinaryConv(nn.Conv2d):
     """3x3 conv of a binarized input with mean|W|-scaled sign weights; the input's border is
     ``pad_value``."""
 
-    def __init__(self, in_channels, out_channels, pad_value=0.0):
-        super().__init__(in_channels, out_channels, 3, padding=0, bias=False)
+    def __init__(self, in_channels, out_channels, pad_value=0.0, bias=False):
+        super().__init__(in_channels, out_channels, 3, padding=0, bias=bias)
         self.pad_value = pad_value
+        if bias:
+            self.bias.data.zero_()  # as the Keras conv's
 
     def forward(self, x):
         x = F.pad(x, (1, 1, 1, 1), value=self.pad_value)
-        return F.conv2d(x, magnitude_aware_sign(self.weight))
+        return F.conv2d(x, magnitude_aware_sign(self.weight), self.bias)
 
 
 class BinaryConv2d(nn.Module):
     """BBCU-B, paper Eq. 8: ``RPReLU(BinConv(sign(x + b))) + x`` (``lce_models.units.BBCU``)."""
 
-    def __init__(self, channels, pad_value=0.0):
+    def __init__(self, channels, pad_value=0.0, bias=False):
         super().__init__()
         self.move0 = LearnableBias(channels)
-        self.binary_conv = HardBinaryConv(channels, channels, pad_value)
+        self.binary_conv = HardBinaryConv(channels, channels, pad_value, bias)
         self.relu = RPReLU(channels)
 
     def branch(self, x):
@@ -190,18 +192,19 @@ class BBCUSR(nn.Module):
 
 class BBCUDnCNN(nn.Module):
     """The binary DnCNN of the reference (``network_dncnn_bin.DnCNN``, ``nb = depth + 2``):
-    float head conv + ReLU, ``depth`` BBCU-B units, float tail conv, all without bias; output
-    = input - predicted noise, in the k-scaled domain (``lce_models.networks.bbcu_dncnn``)."""
+    float head conv + ReLU, ``depth`` BBCU-B units, float tail conv, without bias (with one on
+    every conv for the JPEG network, ``network_dncnn3_bin``); output = input - predicted noise,
+    in the k-scaled domain (``lce_models.networks.bbcu_dncnn``)."""
 
-    def __init__(self, channels=3, n_feats=64, depth=18, k=130.0, padding="zero"):
+    def __init__(self, channels=3, n_feats=64, depth=18, k=130.0, padding="zero", bias=False):
         super().__init__()
         pad = PADDINGS[padding]
         self.k = k
         self.model = nn.Sequential(
-            init_float_conv(nn.Conv2d(channels, n_feats, 3, padding=1, bias=False)),
+            init_float_conv(nn.Conv2d(channels, n_feats, 3, padding=1, bias=bias)),
             nn.ReLU(),
-            *(BinaryConv2d(n_feats, pad) for _ in range(depth)),
-            init_float_conv(nn.Conv2d(n_feats, channels, 3, padding=1, bias=False)),
+            *(BinaryConv2d(n_feats, pad, bias) for _ in range(depth)),
+            init_float_conv(nn.Conv2d(n_feats, channels, 3, padding=1, bias=bias)),
         )
 
     def forward(self, image):
@@ -215,7 +218,7 @@ NETWORKS = {
     "bbcu-l": {"task": "sr", "scale": 4, "channels": 3, "n_feats": 64, "depth": 16, "k": 130.0},
     "bbcu-m": {"task": "sr", "scale": 4, "channels": 3, "n_feats": 64, "depth": 16, "k": 130.0},
     "bbcu-dn": {"task": "denoise", "scale": 1, "channels": 3, "n_feats": 64, "depth": 18, "k": 130.0},
-    "bbcu-car": {"task": "jpeg", "scale": 1, "channels": 1, "n_feats": 64, "depth": 18, "k": 130.0},
+    "bbcu-car": {"task": "jpeg", "scale": 1, "channels": 1, "n_feats": 64, "depth": 18, "k": 130.0, "bias": True},
 }
 
 
@@ -225,4 +228,5 @@ def build(network):
     if NETWORKS[n["name"]]["task"] == "sr":
         return BBCUSR(n["scale"], n["channels"], n["n_feats"], n["depth"], n["k"],
                       binary_upsampler=n["name"] == "bbcu-m", padding=n["padding"])
-    return BBCUDnCNN(n["channels"], n["n_feats"], n["depth"], n["k"], padding=n["padding"])
+    return BBCUDnCNN(n["channels"], n["n_feats"], n["depth"], n["k"], padding=n["padding"],
+                     bias=NETWORKS[n["name"]].get("bias", False))
