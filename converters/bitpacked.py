@@ -23,16 +23,18 @@ class FastPathError(RuntimeError):
     """The kernel is not built, or a convolution is not one it computes (one line)."""
 
 
-def _library():
+def library_path():
+    """The built kernel (also the onnxruntime custom-op library of ``converters.fastpath``)."""
     here = Path(__file__).resolve().parent
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        path = here / f"_bconv{suffix}"
-        if path.is_file():
-            lib = ctypes.CDLL(str(path))
-            break
-    else:
-        raise FastPathError("the fast-path kernel converters/_bconv is not built: run "
-                            "`.venv/bin/pip install -e .` (needs gcc)")
+        if (here / f"_bconv{suffix}").is_file():
+            return here / f"_bconv{suffix}"
+    raise FastPathError("the fast-path kernel converters/_bconv is not built: run "
+                        "`.venv/bin/pip install -e .` (needs gcc)")
+
+
+def _library():
+    lib = ctypes.CDLL(str(library_path()))
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
     lib.bp_pack.argtypes = [ptr, i64, i64, i64, i64, ptr, ctypes.c_int]
     lib.bp_pack.restype = None
@@ -40,6 +42,8 @@ def _library():
                                ctypes.c_int, ptr]
     lib.bp_conv3x3.restype = None
     lib.bp_has_avx2.restype = ctypes.c_int
+    lib.bp_set_threads.argtypes = [ctypes.c_int]
+    lib.bp_set_threads.restype = None
     return lib
 
 

@@ -7,11 +7,11 @@ same inputs (a photograph and random noise), and the report keeps max |diff| and
 import time
 from dataclasses import dataclass, field
 
+from converters import fastpath, tflite
 from converters import onnx as onnx_export
-from converters import tflite
 from converters.verify import agreement, run_tflite, sign_flip_share
 
-FORMATS = ("tflite", "onnx")
+FORMATS = ("tflite", "onnx", "onnx-bitpacked")
 #: Lowest PSNR (dB) of an artifact's output against Keras's that passes verification.
 MIN_PSNR_DB = 50.0
 
@@ -62,6 +62,13 @@ def export(model, fmt, references, threads=2):
         census = onnx_export.op_census(proto)
         data = onnx_export.serialize(proto)
         run = lambda x: onnx_export.run_onnx(data, x)  # noqa: E731
+    elif fmt == "onnx-bitpacked":
+        proto = onnx_export.convert(model)
+        onnx_export.check_binary_weights(model, proto)
+        proto = fastpath.rewrite_checked(model, proto)
+        census = fastpath.op_census(proto)
+        data = proto.SerializeToString()
+        run = fastpath.runner(data, threads)
     else:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     artifact = Artifact(fmt, data, census, time.perf_counter() - start)

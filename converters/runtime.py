@@ -15,7 +15,7 @@ import onnxruntime as ort
 import tensorflow as tf
 from larq_compute_engine.tflite.python.interpreter import Interpreter
 
-from converters import receptive_field
+from converters import fastpath, receptive_field
 from converters.tflite import LCE_CUSTOM_OPS, op_census
 
 FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
@@ -77,11 +77,17 @@ def xnnpack_runtime(flatbuffer, num_threads=2):
 
 def onnx_runtime(serialized, num_threads=None):
     """An ONNX model in onnxruntime's CPU provider (``num_threads`` None: its default)."""
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # tf2onnx's nearest Resize draws a deprecation warning
-    if num_threads:
-        options.intra_op_num_threads = num_threads
-    session = ort.InferenceSession(serialized, options, providers=["CPUExecutionProvider"])
+    proto = onnx.load_from_string(serialized)
+    if any(o.domain == fastpath.DOMAIN for o in proto.opset_import):  # the x86-64 fast path
+        session = fastpath.session(serialized, num_threads or 1)
+        kind = "onnxruntime CPU + bit-packed binary convs"
+    else:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # tf2onnx's nearest Resize draws a deprecation warning
+        if num_threads:
+            options.intra_op_num_threads = num_threads
+        session = ort.InferenceSession(serialized, options, providers=["CPUExecutionProvider"])
+        kind = "onnxruntime CPU"
     name = session.get_inputs()[0].name
     channels = session.get_inputs()[0].shape[-1]
 
@@ -90,8 +96,8 @@ def onnx_runtime(serialized, num_threads=None):
 
     probe = run(np.zeros((1, 8, 8, channels), np.float32))
     threads = f", {num_threads} threads" if num_threads else ""
-    return Runtime(run, (None, None), channels, probe.shape[1] // 8, f"onnxruntime CPU{threads}",
-                   receptive_field.of_onnx(onnx.load_from_string(serialized)))
+    return Runtime(run, (None, None), channels, probe.shape[1] // 8, f"{kind}{threads}",
+                   receptive_field.of_onnx(proto))
 
 
 def keras_runtime(model):

@@ -85,22 +85,25 @@ def test_convert_a_model_card_to_all_formats(tmp_path, capsys):
     assert tool("convert")(argv) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["weights"] == str(card)
-    assert set(report["artifacts"]) == {"tflite", "onnx"}
+    assert set(report["artifacts"]) == {"tflite", "onnx", "onnx-bitpacked"}
     assert report["artifacts"]["onnx"]["verification"]["random"]["max_abs_diff"] < 1e-4
+    assert report["artifacts"]["onnx-bitpacked"]["op_census"]["BinaryConv3x3"] == 4  # 1 block of 2, up1, hr
     assert (out / "bbcu-m_x2.onnx").is_file()
 
-    # evaluate reads the card (Keras), the flatbuffer (tiles) and the ONNX file alike
+    # evaluate reads the card (Keras), the flatbuffer (tiles) and the ONNX files alike
     scores = {}
-    for model in (card, out / "bbcu-m_x2_48x64.tflite", out / "bbcu-m_x2.onnx"):
+    for model in (card, out / "bbcu-m_x2_48x64.tflite", out / "bbcu-m_x2.onnx", out / "bbcu-m_x2.bitpacked.onnx"):
         result = tmp_path / "eval.json"
         argv_eval = ["--model", str(model), "--sets", "Set5", "--json", str(result)]
         assert tool("evaluate")(argv_eval) == 0
         rows = json.loads(result.read_text())["results"]
-        scores[model.suffix] = rows[str(model) if model.suffix != ".json" else f"bbcu-m_x2 ({card})"]
-    assert "48x64 tiles sharing 6 pixels of context" in scores[".tflite"]["runs_as"]  # its radius
+        scores[model.name.split(".", 1)[1]] = rows[str(model) if model.suffix != ".json" else f"bbcu-m_x2 ({card})"]
+    assert "48x64 tiles sharing 6 pixels of context" in scores["tflite"]["runs_as"]  # its radius
+    assert "bit-packed" in scores["bitpacked.onnx"]["runs_as"]
     psnr = {k: v["sets"]["Set5"]["x2"]["psnr"] for k, v in scores.items()}
-    assert psnr[".onnx"] == pytest.approx(psnr[".json"], abs=0.01)  # whole images, same maths
-    assert psnr[".tflite"] == pytest.approx(psnr[".json"], abs=0.01)  # exact tiles: no seams
+    assert psnr["onnx"] == pytest.approx(psnr["json"], abs=0.01)  # whole images, same maths
+    assert psnr["bitpacked.onnx"] == pytest.approx(psnr["json"], abs=0.01)
+    assert psnr["tflite"] == pytest.approx(psnr["json"], abs=0.01)  # exact tiles: no seams
     capsys.readouterr()
 
     (tmp_path / "card" / "m_weights.h5").write_bytes(b"corrupt")

@@ -13,7 +13,8 @@ LCE's releases; --remote-binary says where it is), --adb [SERIAL] does the same 
 /data/local/tmp. Their reports are parsed into the same table and JSON.
 
 --suite benchmarks the model zoo side by side at --input-size (BBCU-L, BBCU-M, BSRN x4 on LCE,
-the float SRResNet x4 on TFLite+XNNPACK, all four in onnxruntime) and, given evaluate.py JSON
+the float SRResNet x4 on TFLite+XNNPACK, all four in onnxruntime, BBCU-L and BBCU-M also on the
+x86-64 fast path: onnxruntime with bit-packed binary convs) and, given evaluate.py JSON
 files (--quality), plots Set5 PSNR against latency. --train-steps N times training instead.
 
 Examples:
@@ -34,6 +35,7 @@ from pathlib import Path
 from lce_models import NETWORKS, NetworkConfig, build_model, cli, model_card
 
 from converters import benchmark, remote, runtime  # noqa: E402
+from converters import fastpath  # noqa: E402
 from converters import onnx as onnx_export  # noqa: E402
 from converters.tflite import ConversionError, convert_checked, input_size, with_fixed_shape  # noqa: E402
 from lce_models.data import training_folders  # noqa: E402
@@ -43,6 +45,8 @@ from lce_models.training import TrainingPlan, train  # noqa: E402
 
 #: The zoo of --suite: (network, backend of its .tflite) at x4.
 SUITE = (("bbcu-l", "lce"), ("bbcu-m", "lce"), ("bsrn", "lce"), ("srresnet-fp", "xnnpack"))
+#: The BBCU networks, which the suite also runs on the x86-64 fast path (converters/fastpath.py).
+FAST_PATH = ("bbcu-l", "bbcu-m", "bbcu-dn")
 
 
 def log(message):
@@ -87,9 +91,12 @@ def converted(spec, args, formats=("tflite",)):
             except ConversionError as e:
                 raise cli.UserError(f"{spec}: {e}") from None
             path = Path(args.out) / f"{stem}_{args.padding}_{h}x{w}.tflite"
-        else:
+        elif fmt == "onnx":
             data = onnx_export.serialize(onnx_export.convert(fixed))
             path = Path(args.out) / f"{stem}.onnx"
+        else:  # the x86-64 fast path
+            data = fastpath.rewrite_checked(fixed, onnx_export.convert(fixed)).SerializeToString()
+            path = Path(args.out) / f"{stem}.bitpacked.onnx"
         files.append(atomic_write(path, data))
     return stem.replace("_x", " x"), files
 
@@ -107,7 +114,9 @@ def local_backends(path, kernels, xnnpack=False):
     """(label, make_runtime(threads)) of every local backend a model file runs on."""
     if path.suffix == ".onnx":
         data = path.read_bytes()
-        return [("onnxruntime CPU", lambda t: runtime.onnx_runtime(data, t))]
+        label = "fast path (onnxruntime + bit-packed binary convs)" if path.name.endswith(".bitpacked.onnx") \
+            else "onnxruntime CPU"
+        return [(label, lambda t: runtime.onnx_runtime(data, t))]
     data, _, binary = read_flatbuffer(path)
     if binary:
         backends = [(f"LCE interpreter, {k} kernels", lambda t, k=k: runtime.tflite_runtime(data, t, k))
@@ -168,7 +177,8 @@ def quality(paths):
 def suite(args):
     rows, psnr = [], quality(args.quality or [])
     for name, backend in SUITE:
-        label, (tfl, onx) = converted(name, args, ("tflite", "onnx"))
+        fast = name in FAST_PATH
+        label, (tfl, onx, *bitpacked) = converted(name, args, ("tflite", "onnx") + (("onnx-bitpacked",) if fast else ()))
         data = tfl.read_bytes()
         if backend == "lce":
             engines = local_backends(tfl, args.kernels, args.xnnpack)
@@ -176,6 +186,8 @@ def suite(args):
             engines = [("TFLite + XNNPACK", lambda t: runtime.xnnpack_runtime(data, t))]
         rows += measure_local(tfl, engines, args, label)
         rows += measure_local(onx, local_backends(onx, ()), args, label)
+        for path in bitpacked:
+            rows += measure_local(path, local_backends(path, ()), args, label)
     for row in rows:
         row.psnr_db = psnr.get(row.model.split()[0])
     plot = Path(args.plot or Path(args.out) / "quality_latency.png")

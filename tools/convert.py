@@ -4,6 +4,10 @@ TFLite: the Larq Compute Engine converter at a fixed input size (float32 in and 
 binary convolution must become an LceBconv2d and no custom op may be left that LCE cannot run.
 ONNX: tf2onnx (opset 17) with dynamic height and width, simplified with onnxsim, binary
 weights folded into constants; runs in onnxruntime.
+ONNX-bitpacked (x86-64 fast path): the ONNX graph with each binarized convolution as one
+BinaryConv3x3 node (domain lce_models.fastpath) carrying bit-packed weights, run in onnxruntime
+by this package's C kernel (converters/bconv.c, registered as a custom-op library); written as
+<model>.bitpacked.onnx.
 
 Each artifact is run beside the Keras model on a photograph and on random input; only if all
 agree (PSNR >= 50 dB against Keras) are the files written, atomically, with report.json;
@@ -112,7 +116,8 @@ def main(argv=None):
 
     c = count(model)
     float_bytes = keras_weights_bytes(model)
-    names = {"tflite": f"{model.name}_{h}x{w}.tflite", "onnx": f"{model.name}.onnx"}
+    names = {"tflite": f"{model.name}_{h}x{w}.tflite", "onnx": f"{model.name}.onnx",
+             "onnx-bitpacked": f"{model.name}.bitpacked.onnx"}
     rows = [
         ("network", f"{config.name} x{config.scale} ({config.variant or 'float'}, {config.padding} padding, k={config.k:g})"),
         ("weights", source),

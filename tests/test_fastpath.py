@@ -1,0 +1,67 @@
+"""The x86-64 fast path in onnxruntime (converters/fastpath.py): every binarized convolution of
+the exported graph becomes one BinaryConv3x3 run by the C kernel, and the whole network still
+computes what Keras computes."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import randomize_weights
+from converters import bitpacked, fastpath
+from converters import onnx as onnx_export
+from converters.verify import agreement
+from lce_models import NetworkConfig, build_model, model_card
+from lce_models.data import sample_image
+from test_tools import tool
+
+
+def test_custom_op_is_the_kernel(rng):
+    """One BinaryConv3x3 node in onnxruntime equals the NumPy specification, bit for bit."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    c, o = 70, 17
+    alpha = rng.uniform(0.01, 1, o).astype(np.float32)
+    kernel = (np.where(rng.normal(size=(o, c, 3, 3)) < 0, -1, 1) * alpha[:, None, None, None]).astype(np.float32)
+    weights = bitpacked.PackedWeights(kernel)
+    x = rng.normal(size=(2, c, 9, 11)).astype(np.float32)
+    for pad in bitpacked.PADS:
+        node = helper.make_node("BinaryConv3x3", ["x", "bits", "alpha", "ones"], ["y"], domain=fastpath.DOMAIN,
+                                pad_zero=int(pad == "zero"))
+        graph = helper.make_graph(
+            [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, c, None, None])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, o, None, None])],
+            [numpy_helper.from_array(weights.bits.view(np.int64), "bits"), numpy_helper.from_array(weights.alpha, "alpha"),
+             numpy_helper.from_array(weights.ones, "ones")])
+        proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(fastpath.DOMAIN, 1)])
+        session = fastpath.session(proto.SerializeToString(), 2)
+        np.testing.assert_array_equal(session.run(None, {"x": x})[0], bitpacked.reference_conv3x3(x, kernel, pad))
+
+
+@pytest.mark.parametrize("name,padding", [("bbcu-l", "zero"), ("bbcu-m", "one")])
+def test_whole_network_against_keras(name, padding):
+    """Shipped-size graphs (random weights, each padding): every binary conv rewritten, the
+    output within 50 dB of Keras's on a photograph."""
+    model = randomize_weights(build_model(NetworkConfig(name, 4, padding=padding)), seed=13)
+    proto = fastpath.rewrite_checked(model, onnx_export.convert(model))
+    census = fastpath.op_census(proto)
+    assert census["BinaryConv3x3"] == {"bbcu-l": 32, "bbcu-m": 35}[name] and census["Sign"] == 0
+    x = sample_image(24, 32, 3)[None]
+    assert agreement(model(x).numpy(), fastpath.runner(proto.SerializeToString(), 2)(x)).psnr_db >= 50
+
+
+@pytest.mark.parametrize("name", ["bbcu-l", "bbcu-m"])
+def test_shipped_model_through_the_tool(name, tmp_path, capsys):
+    card = model_card.shipped(NetworkConfig(name, 4).resolved())
+    argv = ["--model", str(card), "--to", "onnx-bitpacked", "--input-size", "24x32", "--out", str(tmp_path)]
+    assert tool("convert")(argv) == 0
+    capsys.readouterr()
+    report = json.loads((tmp_path / "report.json").read_text())["artifacts"]["onnx-bitpacked"]
+    assert report["verification"]["photo"]["psnr_db"] >= 50
+    model = tmp_path / f"{name}_x4.bitpacked.onnx"
+    # the fast path as tools/upscale.py's backend, through the same file
+    image = tmp_path / "in.png"
+    Image.fromarray((sample_image(20, 28, 3) * 255).round().astype(np.uint8)).save(image)
+    assert tool("upscale")([str(image), "--model", str(model), "-o", str(tmp_path / "out.png")]) == 0
+    assert Image.open(tmp_path / "out.png").size == (112, 80)
