@@ -1,23 +1,30 @@
 /* Bit-packed binary 3x3 convolution (stride 1, "same") for x86-64: the fast path of issue 12.
  *
- * Activations are packed along channels, 64 to a uint64 word (bit j of word w is channel
- * 64w + j; bit set = negative, so sign(0) = +1 as in larq and LCE; tail bits are zero), into a
- * buffer with a one-pixel border of zero words (= +1 everywhere). Weights are packed the same
- * way once, at conversion, laid out [tap][word][output channel] so that four output channels
- * are one AVX2 load (sixteen are computed together). The dot product of two +-1 vectors of length C is C - 2 popcount(a ^ b),
- * exact in integers; the output is alpha[o] times it. Padding: "one" (the border pixels are
- * +1, what the packed border holds) costs nothing; "zero" subtracts, at border pixels only,
- * what each outside tap contributed as +1 (LCE's zero-padding correction).
+ * Activations are binarized and packed along channels in one pass, 64 to a uint64 word (bit j
+ * of word w is channel 64w + j; bit set = x + threshold < 0, so sign(0) = +1 as in larq and
+ * LCE; tail bits are zero), into a buffer with a one-pixel border of zero words (= +1
+ * everywhere). The threshold is the learnable shift before the sign (RSign), exact because the
+ * float sum x + threshold is the one the graph's Add would have made. Weights are packed once,
+ * at conversion, laid out [tap][word][output channel] so that consecutive output channels are
+ * one vector load. The dot product of two +-1 vectors of length C is C - 2 popcount(a ^ b),
+ * exact in integers; the output is alpha[o] times it plus bias[o]. Padding: "one" (the border
+ * pixels are +1, what the packed border holds) costs nothing; "zero" subtracts, at border
+ * pixels only, what each outside tap contributed as +1 (LCE's zero-padding correction).
  *
- * Called through ctypes (converters/fastpath.py); the module init exists only so that
- * setuptools builds this file as an extension of the normal install.
+ * Three instruction sets, picked at run time (bp_best_isa): AVX-512 with VPOPCNTDQ (a popcount
+ * of eight words per instruction), AVX2 (popcount by nibble lookup) and portable C. Called
+ * through ctypes (converters/bitpacked.py) and as an onnxruntime custom op (below); the module
+ * init exists only so that setuptools builds this file as an extension of the normal install.
  */
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef __x86_64__
 #include <immintrin.h>
 #endif
+
+enum { ISA_PORTABLE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
 
 static int64_t popcount_portable(uint64_t v) {
     v = v - ((v >> 1) & 0x5555555555555555ULL);
@@ -26,36 +33,53 @@ static int64_t popcount_portable(uint64_t v) {
     return (int64_t)((v * 0x0101010101010101ULL) >> 56);
 }
 
-/* x: (c, h, w) float32 (one NCHW image, ONNX's layout) -> packed: (h + 2, w + 2, words)
- * uint64, border and tail left zero (the caller passes a zeroed buffer). */
-void bp_pack(const float *x, int64_t h, int64_t w, int64_t c, int64_t words, uint64_t *packed, int threads) {
+/* x: (c, h, w) float32 (one NCHW image, ONNX's layout); threshold: (c,) or NULL -> packed:
+ * (h + 2, words, w + 2) uint64, border and tail left zero (the caller passes a zeroed buffer).
+ * Word k of a row holds its pixels side by side, so AVX-512 loads eight pixels at once; the
+ * channel planes are read row by row, in order: one pass over the input. */
+void bp_pack(const float *x, const float *threshold, int64_t h, int64_t w, int64_t c, int64_t words,
+             uint64_t *packed, int threads) {
     int64_t plane = h * w;
     #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t y = 0; y < h; y++) {
-        for (int64_t k = 0; k < words; k++) {
-            int64_t n = c - 64 * k < 64 ? c - 64 * k : 64;
+        for (int64_t ch = 0; ch < c; ch++) {
+            uint64_t *row = packed + ((y + 1) * words + ch / 64) * (w + 2) + 1;
+            const float *p = x + ch * plane + y * w;
+            const float t = threshold ? threshold[ch] : 0.0f;
+            const int64_t j = ch % 64;
             for (int64_t xx = 0; xx < w; xx++) {
-                const float *p = x + 64 * k * plane + y * w + xx;
-                uint64_t bits = 0;
-                for (int64_t j = 0; j < n; j++) bits |= (uint64_t)(p[j * plane] < 0.0f) << j;
-                packed[((y + 1) * (w + 2) + xx + 1) * words + k] = bits;
+                const float s = p[xx] + t;
+                row[xx] |= (uint64_t)(s < 0.0f) << j;
             }
         }
     }
 }
 
-/* Output channels computed together: four AVX2 vectors of four 64-bit lanes. */
+/* Output channels of one weight block (the padding unit of the weights' last axis). */
 #define BLOCK 16
 
-/* Mismatch counts of one output pixel for output channels [o0, o0 + BLOCK): portable. */
-static void pixel_portable(const uint64_t *packed, int64_t row_stride, int64_t words, const uint64_t *weights,
-                           int64_t o_pad, int64_t o0, int64_t *mismatches) {
+/* What the +1 words of the packed border added to the dot product of output channel oc at
+ * pixel (y, xx) under zero padding: LCE's correction, the sum of the outside taps' signs. */
+static int64_t zero_pad_correction(const int64_t *weight_ones, int64_t o, int64_t oc, int64_t y, int64_t xx,
+                                   int64_t h, int64_t w) {
+    int64_t total = 0;
+    for (int64_t t = 0; t < 9; t++) {
+        int64_t sy = y + t / 3 - 1, sx = xx + t % 3 - 1;
+        if (sy < 0 || sx < 0 || sy >= h || sx >= w) total += weight_ones[t * o + oc];
+    }
+    return total;
+}
+
+/* Mismatch counts of one output pixel for output channels [o0, o0 + BLOCK): portable. The
+ * window is the packed word of the pixel's top-left tap. */
+static void pixel_portable(const uint64_t *window, int64_t row_stride, int64_t word_stride, int64_t words,
+                           const uint64_t *weights, int64_t o_pad, int64_t o0, int64_t *mismatches) {
     for (int64_t i = 0; i < BLOCK; i++) mismatches[i] = 0;
     for (int64_t t = 0; t < 9; t++) {
-        const uint64_t *src = packed + (t / 3) * row_stride + (t % 3) * words;
+        const uint64_t *src = window + (t / 3) * row_stride + t % 3;
         for (int64_t k = 0; k < words; k++) {
             const uint64_t *wv = weights + (t * words + k) * o_pad + o0;
-            for (int64_t i = 0; i < BLOCK; i++) mismatches[i] += popcount_portable(src[k] ^ wv[i]);
+            for (int64_t i = 0; i < BLOCK; i++) mismatches[i] += popcount_portable(src[k * word_stride] ^ wv[i]);
         }
     }
 }
@@ -64,8 +88,8 @@ static void pixel_portable(const uint64_t *packed, int64_t row_stride, int64_t w
 /* The same with AVX2: popcount by nibble lookup (Mula et al.), per-byte counts kept in four
  * vectors and summed to 64-bit lanes (vpsadbw) only before a byte could overflow. */
 __attribute__((target("avx2")))
-static void pixel_avx2(const uint64_t *packed, int64_t row_stride, int64_t words, const uint64_t *weights,
-                       int64_t o_pad, int64_t o0, int64_t *mismatches) {
+static void pixel_avx2(const uint64_t *window, int64_t row_stride, int64_t word_stride, int64_t words,
+                       const uint64_t *weights, int64_t o_pad, int64_t o0, int64_t *mismatches) {
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                          0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m256i low = _mm256_set1_epi8(0x0F);
@@ -74,9 +98,9 @@ static void pixel_avx2(const uint64_t *packed, int64_t row_stride, int64_t words
     for (int j = 0; j < 4; j++) bytes[j] = total[j] = zero;
     int64_t pending = 0;
     for (int64_t t = 0; t < 9; t++) {
-        const uint64_t *src = packed + (t / 3) * row_stride + (t % 3) * words;
+        const uint64_t *src = window + (t / 3) * row_stride + t % 3;
         for (int64_t k = 0; k < words; k++) {
-            const __m256i x = _mm256_set1_epi64x((long long)src[k]);
+            const __m256i x = _mm256_set1_epi64x((long long)src[k * word_stride]);
             const uint64_t *wv = weights + (t * words + k) * o_pad + o0;
             for (int j = 0; j < 4; j++) {
                 __m256i v = _mm256_xor_si256(x, _mm256_loadu_si256((const __m256i *)(wv + 4 * j)));
@@ -98,50 +122,179 @@ static void pixel_avx2(const uint64_t *packed, int64_t row_stride, int64_t words
         _mm256_storeu_si256((__m256i *)(mismatches + 4 * j), total[j]);
     }
 }
-#endif
 
-int bp_has_avx2(void) {
-#ifdef __x86_64__
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2");
-#else
-    return 0;
-#endif
-}
-
-/* out (o, h, w) float32 (NCHW) = alpha[o] * (binary dot product over the 3x3 window).
- * packed: bp_pack's buffer; weights: (9, words, o_pad) uint64 with o_pad a multiple of BLOCK;
- * weight_ones: (9, o) int64, C - 2 popcount(weight tap), for the zero-padding correction;
- * pad_zero: 0 for "one", 1 for "zero"; use_avx2: 0 forces the portable code. */
-void bp_conv3x3(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t words, const uint64_t *weights,
-                int64_t o, int64_t o_pad, const float *alpha, const int64_t *weight_ones, int pad_zero,
-                int use_avx2, int threads, float *out) {
-    int64_t row_stride = (w + 2) * words;
-    #pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t y = 0; y < h; y++) {
-        int64_t mismatches[BLOCK];
-        for (int64_t xx = 0; xx < w; xx++) {
-            const uint64_t *window = packed + y * row_stride + xx * words;
-            float *dst = out + y * w + xx;
-            int border = pad_zero && (y == 0 || xx == 0 || y == h - 1 || xx == w - 1);
-            for (int64_t o0 = 0; o0 < o; o0 += BLOCK) {
-#ifdef __x86_64__
-                if (use_avx2) pixel_avx2(window, row_stride, words, weights, o_pad, o0, mismatches);
-                else
-#endif
-                pixel_portable(window, row_stride, words, weights, o_pad, o0, mismatches);
-                for (int64_t i = 0; i < BLOCK && o0 + i < o; i++) {
-                    int64_t dot = 9 * c - 2 * mismatches[i];
-                    if (border) {
-                        for (int64_t t = 0; t < 9; t++) {
-                            int64_t sy = y + t / 3 - 1, sx = xx + t % 3 - 1;
-                            if (sy < 0 || sx < 0 || sy >= h || sx >= w) dot -= weight_ones[t * o + o0 + i];
-                        }
+/* AVX-512 with VPOPCNTDQ, a whole output row: blocks of 16 pixels (two vectors, one lane a
+ * pixel) times 8 output channels (their weight words broadcast), 16 accumulators; the output
+ * is converted, scaled and stored 16 pixels at a time, contiguous in NCHW. */
+#define ROW_PIXELS 16
+#define ROW_OUTPUTS 8
+__attribute__((target("avx512f,avx512dq,avx512vl,avx512vpopcntdq")))
+static void row_avx512(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c, int64_t words,
+                       const uint64_t *weights, int64_t o, int64_t o_pad, const float *alpha,
+                       const int64_t *weight_ones, const float *bias, int pad_zero, float *out) {
+    const int64_t word_stride = w + 2, row_stride = words * word_stride;
+    const __m512i full = _mm512_set1_epi64(9 * c);
+    for (int64_t x0 = 0; x0 < w; x0 += ROW_PIXELS) {
+        const int64_t n = w - x0 < ROW_PIXELS ? w - x0 : ROW_PIXELS;
+        const __mmask8 m0 = n >= 8 ? 0xFF : (__mmask8)((1u << n) - 1);
+        const __mmask8 m1 = n <= 8 ? 0 : (__mmask8)((1u << (n - 8)) - 1);
+        const int border = pad_zero && (y == 0 || y == h - 1 || x0 == 0 || x0 + n == w);
+        for (int64_t o0 = 0; o0 < o; o0 += ROW_OUTPUTS) {
+            __m512i acc[ROW_OUTPUTS][2];
+            for (int j = 0; j < ROW_OUTPUTS; j++) acc[j][0] = acc[j][1] = _mm512_setzero_si512();
+            for (int64_t t = 0; t < 9; t++) {
+                for (int64_t k = 0; k < words; k++) {
+                    const uint64_t *src = packed + (y + t / 3) * row_stride + k * word_stride + x0 + t % 3;
+                    const __m512i a = _mm512_maskz_loadu_epi64(m0, src), b = _mm512_maskz_loadu_epi64(m1, src + 8);
+                    const uint64_t *wv = weights + (t * words + k) * o_pad + o0;
+                    for (int j = 0; j < ROW_OUTPUTS; j++) {
+                        const __m512i wj = _mm512_set1_epi64((long long)wv[j]);
+                        acc[j][0] = _mm512_add_epi64(acc[j][0], _mm512_popcnt_epi64(_mm512_xor_si512(a, wj)));
+                        acc[j][1] = _mm512_add_epi64(acc[j][1], _mm512_popcnt_epi64(_mm512_xor_si512(b, wj)));
                     }
-                    dst[(o0 + i) * h * w] = alpha[o0 + i] * (float)dot;
+                }
+            }
+            for (int j = 0; j < ROW_OUTPUTS && o0 + j < o; j++) {
+                const int64_t oc = o0 + j;
+                __m512i dot[2] = {_mm512_sub_epi64(full, _mm512_slli_epi64(acc[j][0], 1)),
+                                  _mm512_sub_epi64(full, _mm512_slli_epi64(acc[j][1], 1))};
+                if (border) {
+                    int64_t fix[ROW_PIXELS];
+                    _mm512_storeu_si512((void *)fix, dot[0]);
+                    _mm512_storeu_si512((void *)(fix + 8), dot[1]);
+                    for (int64_t p = 0; p < n; p++) fix[p] -= zero_pad_correction(weight_ones, o, oc, y, x0 + p, h, w);
+                    dot[0] = _mm512_loadu_si512((const void *)fix);
+                    dot[1] = _mm512_loadu_si512((const void *)(fix + 8));
+                }
+                float *dst = out + (oc * h + y) * w + x0;
+                for (int half = 0; half < 2; half++) {
+                    /* alpha * dot, then + bias: two roundings, as the graph's Mul and Add */
+                    __m256 v = _mm256_mul_ps(_mm512_cvtepi64_ps(dot[half]), _mm256_set1_ps(alpha[oc]));
+                    if (bias) v = _mm256_add_ps(v, _mm256_set1_ps(bias[oc]));
+                    _mm256_mask_storeu_ps(dst + 8 * half, half ? m1 : m0, v);
                 }
             }
         }
+    }
+}
+#endif
+
+/* The popcount limit of one core, what the kernel is measured against: `iterations` rounds of
+ * xor + popcount + add on 16 independent register-resident vectors, no memory traffic. Each
+ * round is 16 * 512 binary MACs (AVX-512) or 16 * 256 (AVX2: nibble-lookup popcount) or
+ * 16 * 64 (portable). Returns a checksum so the work cannot be optimised away. */
+#ifdef __x86_64__
+__attribute__((target("avx512f,avx512vpopcntdq")))
+static int64_t peak_avx512(int64_t iterations) {
+    __m512i acc[16], v[16];
+    const __m512i key = _mm512_set1_epi64(0x5DEECE66DLL);
+    for (int j = 0; j < 16; j++) acc[j] = _mm512_setzero_si512(), v[j] = _mm512_set1_epi64(j * 0x9E3779B97F4A7C15ULL);
+    for (int64_t i = 0; i < iterations; i++) {
+        for (int j = 0; j < 16; j++) {
+            __asm__ volatile("" : "+v"(v[j]));  /* an opaque input each round: nothing is hoisted */
+            acc[j] = _mm512_add_epi64(acc[j], _mm512_popcnt_epi64(_mm512_xor_si512(v[j], key)));
+        }
+    }
+    int64_t out[8], total = 0;
+    for (int j = 1; j < 16; j++) acc[0] = _mm512_add_epi64(acc[0], acc[j]);
+    _mm512_storeu_si512((void *)out, acc[0]);
+    for (int j = 0; j < 8; j++) total += out[j];
+    return total;
+}
+
+__attribute__((target("avx2")))
+static int64_t peak_avx2(int64_t iterations) {
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0F), key = _mm256_set1_epi64x(0x5DEECE66DLL);
+    __m256i acc[16], v[16];
+    for (int j = 0; j < 16; j++) acc[j] = _mm256_setzero_si256(), v[j] = _mm256_set1_epi64x(j * 0x9E3779B97F4A7C15ULL);
+    for (int64_t i = 0; i < iterations; i++) {
+        for (int j = 0; j < 16; j++) {
+            __asm__ volatile("" : "+x"(v[j]));
+            __m256i x = _mm256_xor_si256(v[j], key);
+            acc[j] = _mm256_add_epi8(acc[j], _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(x, low)),
+                                     _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), low))));
+        }
+    }
+    int64_t out[4], total = 0;  /* byte sums wrap: only a checksum, the work is what counts */
+    for (int j = 1; j < 16; j++) acc[0] = _mm256_add_epi8(acc[0], acc[j]);
+    _mm256_storeu_si256((__m256i *)out, acc[0]);
+    for (int j = 0; j < 4; j++) total += out[j];
+    return total;
+}
+#endif
+
+int64_t bp_popcount_peak(int which, int64_t iterations) {
+#ifdef __x86_64__
+    if (which == ISA_AVX512) return peak_avx512(iterations);
+    if (which == ISA_AVX2) return peak_avx2(iterations);
+#endif
+    uint64_t v[16];
+    int64_t total = 0;
+    for (int j = 0; j < 16; j++) v[j] = j * 0x9E3779B97F4A7C15ULL;
+    for (int64_t i = 0; i < iterations; i++) {
+        for (int j = 0; j < 16; j++) {
+            __asm__ volatile("" : "+r"(v[j]));
+            total += popcount_portable(v[j] ^ 0x5DEECE66DULL);
+        }
+    }
+    return total;
+}
+
+/* The best instruction set of this CPU. */
+int bp_best_isa(void) {
+#ifdef __x86_64__
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512vpopcntdq"))
+        return ISA_AVX512;
+    if (__builtin_cpu_supports("avx2")) return ISA_AVX2;
+#endif
+    return ISA_PORTABLE;
+}
+
+/* One output row, a pixel at a time (the portable and AVX2 code). */
+static void row_by_pixel(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c, int64_t words,
+                         const uint64_t *weights, int64_t o, int64_t o_pad, const float *alpha,
+                         const int64_t *weight_ones, const float *bias, int pad_zero, int isa, float *out) {
+    const int64_t word_stride = w + 2, row_stride = words * word_stride;
+    int64_t mismatches[BLOCK];
+    for (int64_t xx = 0; xx < w; xx++) {
+        const uint64_t *window = packed + y * row_stride + xx;
+        const int border = pad_zero && (y == 0 || xx == 0 || y == h - 1 || xx == w - 1);
+        for (int64_t o0 = 0; o0 < o; o0 += BLOCK) {
+#ifdef __x86_64__
+            if (isa == ISA_AVX2) pixel_avx2(window, row_stride, word_stride, words, weights, o_pad, o0, mismatches);
+            else
+#endif
+            pixel_portable(window, row_stride, word_stride, words, weights, o_pad, o0, mismatches);
+            for (int64_t i = 0; i < BLOCK && o0 + i < o; i++) {
+                int64_t dot = 9 * c - 2 * mismatches[i];
+                if (border) dot -= zero_pad_correction(weight_ones, o, o0 + i, y, xx, h, w);
+                float v = alpha[o0 + i] * (float)dot;
+                out[((o0 + i) * h + y) * w + xx] = bias ? v + bias[o0 + i] : v;
+            }
+        }
+    }
+}
+
+/* out (o, h, w) float32 (NCHW) = alpha[o] * (binary dot product over the 3x3 window) + bias[o].
+ * packed: bp_pack's buffer; weights: (9, words, o_pad) uint64 with o_pad a multiple of BLOCK;
+ * weight_ones: (9, o) int64, C - 2 popcount(weight tap), for the zero-padding correction;
+ * bias: (o,) or NULL; pad_zero: 0 for "one", 1 for "zero"; isa: an ISA_* at most bp_best_isa(). */
+void bp_conv3x3(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t words, const uint64_t *weights,
+                int64_t o, int64_t o_pad, const float *alpha, const int64_t *weight_ones, const float *bias,
+                int pad_zero, int isa, int threads, float *out) {
+    #pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t y = 0; y < h; y++) {
+#ifdef __x86_64__
+        if (isa == ISA_AVX512) {
+            row_avx512(packed, y, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, out);
+            continue;
+        }
+#endif
+        row_by_pixel(packed, y, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, isa, out);
     }
 }
 
@@ -150,8 +303,8 @@ void bp_conv3x3(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t
  * RegisterCustomOps. Only version-1 parts of its C API are used, declared here by position in
  * the OrtApi table (positions of version 1 are frozen by onnxruntime's ABI rule). Inputs: x
  * (N, C, H, W) float32, bits (9, words, o_pad) int64 (the packed uint64 weights), alpha (O)
- * float32, ones (9, O) int64; attribute pad_zero; output (N, O, H, W) float32. */
-#include <stdlib.h>
+ * float32, ones (9, O) int64, and optional: bias (O) float32, threshold (C) float32; attribute
+ * pad_zero; output (N, O, H, W) float32. */
 
 typedef void OrtStatus;
 typedef void *(*OrtFn)();
@@ -159,9 +312,10 @@ enum {  /* positions in OrtApi (onnxruntime_c_api.h, version 1) */
     ORT_CREATE_CUSTOM_OP_DOMAIN = 26, ORT_CUSTOM_OP_DOMAIN_ADD = 27,
     ORT_ADD_CUSTOM_OP_DOMAIN = 28, ORT_GET_TENSOR_MUTABLE_DATA = 51, ORT_GET_DIMENSIONS_COUNT = 61,
     ORT_GET_DIMENSIONS = 62, ORT_GET_TENSOR_TYPE_AND_SHAPE = 65, ORT_KERNEL_INFO_GET_ATTRIBUTE_INT64 = 86,
-    ORT_KERNEL_CONTEXT_GET_INPUT = 90, ORT_KERNEL_CONTEXT_GET_OUTPUT = 91, ORT_RELEASE_TENSOR_TYPE_AND_SHAPE_INFO = 99,
+    ORT_KERNEL_CONTEXT_GET_INPUT_COUNT = 88,    ORT_KERNEL_CONTEXT_GET_INPUT = 90, ORT_KERNEL_CONTEXT_GET_OUTPUT = 91, ORT_RELEASE_TENSOR_TYPE_AND_SHAPE_INFO = 99,
 };
 enum { ORT_FLOAT = 1, ORT_INT64 = 7 };
+enum { ORT_REQUIRED = 0, ORT_OPTIONAL = 1 };
 
 typedef struct { const OrtFn *(*GetApi)(uint32_t version); const char *(*GetVersionString)(void); } OrtApiBase;
 
@@ -190,10 +344,13 @@ typedef struct OrtCustomOp {  /* the layout up to version 17 */
 
 typedef struct { const OrtFn *api; int64_t pad_zero; } Kernel;
 
-static int fastpath_threads = 1;
+static int fastpath_threads = 1, isa = -1;
 
 /* Threads of every BinaryConv3x3 in this process (onnxruntime does not pass its own). */
 void bp_set_threads(int threads) { fastpath_threads = threads > 0 ? threads : 1; }
+
+/* The instruction set of every BinaryConv3x3 in this process; -1 (the default) for the best. */
+void bp_set_isa(int which) { isa = which; }
 
 #define API(kernel, index, type) ((type)(kernel)->api[index])
 
@@ -205,40 +362,47 @@ static void *op_create(const OrtCustomOp *op, const OrtFn *api, const void *info
     return k;
 }
 
-static const void *input(Kernel *k, void *context, size_t i, int64_t *dims, size_t max_dims, void **data) {
+/* Input i's dimensions and data; NULL data for an optional input the node leaves out. */
+static void input(Kernel *k, void *context, size_t i, int64_t *dims, size_t max_dims, void **data) {
     const void *value = NULL;
     void *info = NULL;
     size_t count = 0;
+    *data = NULL;
+    API(k, ORT_KERNEL_CONTEXT_GET_INPUT_COUNT, OrtStatus *(*)(void *, size_t *))(context, &count);
+    if (i >= count) return;
     API(k, ORT_KERNEL_CONTEXT_GET_INPUT, OrtStatus *(*)(void *, size_t, const void **))(context, i, &value);
+    if (!value) return;
     API(k, ORT_GET_TENSOR_TYPE_AND_SHAPE, OrtStatus *(*)(const void *, void **))(value, &info);
     API(k, ORT_GET_DIMENSIONS_COUNT, OrtStatus *(*)(void *, size_t *))(info, &count);
     API(k, ORT_GET_DIMENSIONS, OrtStatus *(*)(void *, int64_t *, size_t))(info, dims, count < max_dims ? count : max_dims);
     API(k, ORT_RELEASE_TENSOR_TYPE_AND_SHAPE_INFO, void (*)(void *))(info);
     API(k, ORT_GET_TENSOR_MUTABLE_DATA, OrtStatus *(*)(const void *, void **))(value, data);
-    return value;
 }
 
 static void op_compute(void *kernel, void *context) {
     Kernel *k = kernel;
-    int64_t xd[4], bd[3], ad[1], od[2];
-    float *x, *alpha, *out;
+    int64_t xd[4], bd[3], ad[1], od[2], vd[1];
+    float *x, *alpha, *bias, *threshold, *out;
     uint64_t *bits;
     int64_t *ones;
     input(k, context, 0, xd, 4, (void **)&x);
     input(k, context, 1, bd, 3, (void **)&bits);
     input(k, context, 2, ad, 1, (void **)&alpha);
     input(k, context, 3, od, 2, (void **)&ones);
+    input(k, context, 4, vd, 1, (void **)&bias);
+    input(k, context, 5, vd, 1, (void **)&threshold);
     int64_t n = xd[0], c = xd[1], h = xd[2], w = xd[3], words = bd[1], o_pad = bd[2], o = ad[0];
     int64_t out_dims[4] = {n, o, h, w};
     void *value = NULL;
     API(k, ORT_KERNEL_CONTEXT_GET_OUTPUT, OrtStatus *(*)(void *, size_t, const int64_t *, size_t, void **))(
         context, 0, out_dims, 4, &value);
     API(k, ORT_GET_TENSOR_MUTABLE_DATA, OrtStatus *(*)(void *, void **))(value, (void **)&out);
+    if (isa < 0) isa = bp_best_isa();
     uint64_t *packed = malloc((size_t)((h + 2) * (w + 2) * words) * sizeof(uint64_t));
     for (int64_t i = 0; i < n; i++) {
         memset(packed, 0, (size_t)((h + 2) * (w + 2) * words) * sizeof(uint64_t));
-        bp_pack(x + i * c * h * w, h, w, c, words, packed, fastpath_threads);
-        bp_conv3x3(packed, h, w, c, words, bits, o, o_pad, alpha, ones, (int)k->pad_zero, bp_has_avx2(),
+        bp_pack(x + i * c * h * w, threshold, h, w, c, words, packed, fastpath_threads);
+        bp_conv3x3(packed, h, w, c, words, bits, o, o_pad, alpha, ones, bias, (int)k->pad_zero, isa,
                    fastpath_threads, out + i * o * h * w);
     }
     free(packed);
@@ -247,18 +411,19 @@ static void op_compute(void *kernel, void *context) {
 static void op_destroy(void *kernel) { free(kernel); }
 static const char *op_name(const OrtCustomOp *op) { (void)op; return "BinaryConv3x3"; }
 static const char *op_provider(const OrtCustomOp *op) { (void)op; return "CPUExecutionProvider"; }
-static int op_input_type(const OrtCustomOp *op, size_t i) { (void)op; return i == 0 || i == 2 ? ORT_FLOAT : ORT_INT64; }
-static size_t op_input_count(const OrtCustomOp *op) { (void)op; return 4; }
+static int op_input_type(const OrtCustomOp *op, size_t i) { (void)op; return i == 1 || i == 3 ? ORT_INT64 : ORT_FLOAT; }
+static size_t op_input_count(const OrtCustomOp *op) { (void)op; return 6; }
 static int op_output_type(const OrtCustomOp *op, size_t i) { (void)op; (void)i; return ORT_FLOAT; }
 static size_t op_output_count(const OrtCustomOp *op) { (void)op; return 1; }
 
-static int op_required(const OrtCustomOp *op, size_t i) { (void)op; (void)i; return 0; }  /* required, default memory */
+static int op_input_kind(const OrtCustomOp *op, size_t i) { (void)op; return i < 4 ? ORT_REQUIRED : ORT_OPTIONAL; }
+static int op_required(const OrtCustomOp *op, size_t i) { (void)op; (void)i; return ORT_REQUIRED; }  /* and default memory */
 static int op_one(const OrtCustomOp *op) { (void)op; return 1; }
 static int op_last_version(const OrtCustomOp *op) { (void)op; return 0x7fffffff; }
 
 static OrtCustomOp binary_conv_op = {17, op_create, op_name, op_provider, op_input_type, op_input_count,
                                      op_output_type, op_output_count, op_compute, op_destroy,
-                                     op_required, op_required, op_required, op_one, op_one, op_one, op_one,
+                                     op_input_kind, op_required, op_required, op_one, op_one, op_one, op_one,
                                      NULL, NULL, NULL, op_one, op_last_version};
 
 OrtStatus *RegisterCustomOps(void *options, const OrtApiBase *base) {

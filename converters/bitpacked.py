@@ -6,6 +6,8 @@ A binarized convolution is ``conv(sign(x), W)`` with ``W[o] = +-alpha[o]``, 3x3,
 With s = sign(x) (sign(0) = +1) and b = sign(W), the window sum is an integer,
 ``sum(s * b) = n - 2 popcount(s_bits ^ b_bits)``, and the output is ``alpha[o]`` times it:
 exact, so the kernel, ``reference_conv3x3`` and LCE's reference kernels agree bit for bit.
+The sign may take a per-channel threshold (``sign(x + t)``, RSign's learnable shift) and the
+output a per-channel bias, both computed in float32 as the graph's own Add ops would.
 """
 
 import ctypes
@@ -15,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 PADS = ("one", "zero")
+#: The kernel's instruction sets, by their number in bconv.c; the CPU's best is picked by default.
+ISAS = ("portable", "avx2", "avx512")
 #: Output channels the kernel computes together (``BLOCK`` in bconv.c).
 BLOCK = 16
 
@@ -36,14 +40,15 @@ def library_path():
 def _library():
     lib = ctypes.CDLL(str(library_path()))
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    lib.bp_pack.argtypes = [ptr, i64, i64, i64, i64, ptr, ctypes.c_int]
+    lib.bp_pack.argtypes = [ptr, ptr, i64, i64, i64, i64, ptr, ctypes.c_int]
     lib.bp_pack.restype = None
-    lib.bp_conv3x3.argtypes = [ptr, i64, i64, i64, i64, ptr, i64, i64, ptr, ptr, ctypes.c_int, ctypes.c_int,
+    lib.bp_conv3x3.argtypes = [ptr, i64, i64, i64, i64, ptr, i64, i64, ptr, ptr, ptr, ctypes.c_int, ctypes.c_int,
                                ctypes.c_int, ptr]
     lib.bp_conv3x3.restype = None
-    lib.bp_has_avx2.restype = ctypes.c_int
-    lib.bp_set_threads.argtypes = [ctypes.c_int]
-    lib.bp_set_threads.restype = None
+    lib.bp_best_isa.restype = ctypes.c_int
+    for setter in (lib.bp_set_threads, lib.bp_set_isa):
+        setter.argtypes = [ctypes.c_int]
+        setter.restype = None
     return lib
 
 
@@ -57,8 +62,17 @@ def library():
     return _LIB
 
 
-def has_avx2():
-    return bool(library().bp_has_avx2())
+def available_isas():
+    """The instruction sets this CPU runs, portable first, best last."""
+    return ISAS[:library().bp_best_isa() + 1]
+
+
+def _isa_number(isa):
+    if isa is None:
+        return library().bp_best_isa()
+    if isa not in available_isas():
+        raise FastPathError(f"instruction set {isa!r} is not available here; this CPU runs {', '.join(available_isas())}")
+    return ISAS.index(isa)
 
 
 def words(channels):
@@ -96,8 +110,23 @@ class PackedWeights:
         self.ones = np.ascontiguousarray(np.where(taps < 0, -1, 1).sum(axis=2).astype(np.int64))
 
 
-def conv3x3(x, weights, pad="one", threads=1, avx2=None):
-    """The binarized convolution of an NCHW float32 batch: (N, C, H, W) -> (N, O, H, W)."""
+def _pointer(array):
+    return None if array is None else array.ctypes.data
+
+
+def _per_channel(values, count, what):
+    if values is None:
+        return None
+    values = np.ascontiguousarray(values, np.float32).reshape(-1)
+    if values.size != count:
+        raise FastPathError(f"{what} has {values.size} values for {count} channels")
+    return values
+
+
+def conv3x3(x, weights, pad="one", threads=1, isa=None, bias=None, threshold=None):
+    """The binarized convolution of an NCHW float32 batch: (N, C, H, W) -> (N, O, H, W), of
+    ``sign(x + threshold)`` when a per-channel threshold is given, plus ``bias`` when given;
+    ``isa`` one of ``available_isas()`` (the best when None)."""
     if pad not in PADS:
         raise FastPathError(f"unknown pad {pad!r}; choose from {', '.join(PADS)}")
     lib = library()
@@ -105,21 +134,25 @@ def conv3x3(x, weights, pad="one", threads=1, avx2=None):
     n, c, h, w = x.shape
     if c != weights.channels:
         raise FastPathError(f"input has {c} channels, the kernel {weights.channels}")
-    use_avx2 = has_avx2() if avx2 is None else bool(avx2)
+    bias = _per_channel(bias, weights.out_channels, "bias")
+    threshold = _per_channel(threshold, c, "threshold")
+    number = _isa_number(isa)
     out = np.empty((n, weights.out_channels, h, w), np.float32)
     for i in range(n):
         packed = np.zeros((h + 2, w + 2, words(c)), np.uint64)
-        lib.bp_pack(x[i].ctypes.data, h, w, c, words(c), packed.ctypes.data, threads)
+        lib.bp_pack(x[i].ctypes.data, _pointer(threshold), h, w, c, words(c), packed.ctypes.data, threads)
         lib.bp_conv3x3(packed.ctypes.data, h, w, c, words(c), weights.bits.ctypes.data, weights.out_channels,
-                       weights.bits.shape[2], weights.alpha.ctypes.data, weights.ones.ctypes.data,
-                       int(pad == "zero"), int(use_avx2), threads, out[i].ctypes.data)
+                       weights.bits.shape[2], weights.alpha.ctypes.data, weights.ones.ctypes.data, _pointer(bias),
+                       int(pad == "zero"), number, threads, out[i].ctypes.data)
     return out
 
 
-def reference_conv3x3(x, kernel, pad="one"):
-    """Plain NumPy: sign(x) (sign(0) = +1) padded with +1 or 0, integer window sums of
-    sign products, times alpha[o]. The kernel's specification."""
+def reference_conv3x3(x, kernel, pad="one", bias=None, threshold=None):
+    """Plain NumPy: sign(x + threshold) (sign(0) = +1) padded with +1 or 0, integer window sums
+    of sign products, times alpha[o], plus bias. The kernel's specification."""
     x = np.asarray(x, np.float32)
+    if threshold is not None:
+        x = x + np.asarray(threshold, np.float32)[None, :, None, None]
     kernel = np.asarray(kernel, np.float32)
     s = np.where(x < 0, -1, 1).astype(np.int64)
     s = np.pad(s, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=1 if pad == "one" else 0)
@@ -130,4 +163,7 @@ def reference_conv3x3(x, kernel, pad="one"):
         for kx in range(3):
             dots += np.einsum("nchw,oc->nohw", s[:, :, ky:ky + h, kx:kx + w], b[:, :, ky, kx])
     alpha = np.abs(kernel).reshape(kernel.shape[0], -1)[:, 0]
-    return (alpha[None, :, None, None] * dots.astype(np.float32)).astype(np.float32)
+    out = (alpha[None, :, None, None] * dots.astype(np.float32)).astype(np.float32)
+    if bias is not None:
+        out = out + np.asarray(bias, np.float32)[None, :, None, None]
+    return out

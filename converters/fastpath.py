@@ -8,6 +8,11 @@ sign(0) = +1), then for ``pad_values=1`` a constant ``Pad`` of ones and a ``VALI
 zero padding a ``SAME`` conv, with a ``Transpose`` to NCHW on the way and the +-alpha weights
 folded into the ``Conv`` initializer. ``rewrite`` replaces that chain, from the first
 ``Sign``'s input to the ``Conv``'s output, by (the ``Transpose`` and) one ``BinaryConv3x3``.
+What the binarized convolution owns goes into the node too, as LCE's own converter does: a
+per-channel shift feeding only the sign (RSign's threshold: the op computes the same float sum)
+and the bias the exporter folded into the conv. tf2onnx writes Keras's PReLU as five ops
+(``relu(y) + -alpha * relu(-y)``); ``rewrite`` makes it the one standard ``PRelu`` op, which
+computes the same floats (``alpha * y`` for y < 0, ``y`` else).
 """
 
 import collections
@@ -82,13 +87,82 @@ def _prune(graph):
         graph.initializer.remove(t)
 
 
+def _channel_vector(value, channels, nchw):
+    """A per-channel constant of a ``channels``-channel tensor as (channels,), or None."""
+    value = np.asarray(value, np.float32)
+    if value.size != channels:
+        return None
+    shapes = [(1, channels, 1, 1), (channels, 1, 1)] if nchw else [(channels,), (1, 1, 1, channels), (1, 1, channels)]
+    return value.reshape(channels) if value.shape in shapes or channels == 1 else None
+
+
+def _threshold(source, channels, nchw, producers, consumers, constants, outputs):
+    """(input, threshold) when ``source`` is ``input + per-channel constant`` feeding only the
+    sign, else (source, None)."""
+    add = producers.get(source)
+    if add is None or add.op_type != "Add" or consumers[source] != 1 or source in outputs:
+        return source, None
+    names = [i for i in add.input if i not in constants]
+    values = [constants[i] for i in add.input if i in constants]
+    vector = _channel_vector(values[0], channels, nchw) if len(names) == 1 and len(values) == 1 else None
+    return (names[0], vector) if vector is not None else (source, None)
+
+
+def _prelu(graph, constants):
+    """tf2onnx's ``Add(Relu(y), [Add(] Mul(Relu(Neg(y)), -alpha) [, shift)])`` -> ``PRelu(y,
+    alpha) [+ shift]``; intermediate values used elsewhere keep their nodes. Returns the count."""
+    producers = {o: n for n in graph.node for o in n.output}
+    consumers = collections.Counter(i for n in graph.node for i in n.input)
+    outputs = {o.name for o in graph.output}
+
+    def only(name, op_type):
+        node = producers.get(name)
+        ok = node is not None and node.op_type == op_type and consumers[name] == 1 and name not in outputs
+        return node if ok else None
+
+    replaced, count = {}, 0
+    for node in graph.node:
+        if node.op_type != "Add":
+            continue
+        for positive_name, other in (node.input, reversed(node.input)):
+            positive = only(positive_name, "Relu")
+            shift = only(other, "Add")
+            mul_name = next((i for i in shift.input if i not in constants), None) if shift is not None else other
+            shift_value = next((i for i in shift.input if i in constants), None) if shift is not None else None
+            mul = only(mul_name, "Mul") if mul_name is not None else None
+            if positive is None or mul is None or (shift is not None and shift_value is None):
+                continue
+            negative_name = next((i for i in mul.input if i not in constants), None)
+            slope = next((constants[i] for i in mul.input if i in constants), None)
+            negative = only(negative_name, "Relu") if negative_name is not None else None
+            neg = only(negative.input[0], "Neg") if negative is not None else None
+            if slope is None or neg is None or neg.input[0] != positive.input[0]:
+                continue
+            stem = f"{node.name}_prelu"
+            graph.initializer.append(numpy_helper.from_array(-np.asarray(slope, np.float32), f"{stem}_slope"))
+            new = [helper.make_node("PRelu", [positive.input[0], f"{stem}_slope"],
+                                    [node.output[0] if shift is None else f"{stem}_out"], name=stem)]
+            if shift is not None:
+                new.append(helper.make_node("Add", [f"{stem}_out", shift_value], [node.output[0]], name=f"{stem}_shift"))
+            replaced[id(node)] = new
+            count += 1
+            break
+    nodes = [n for node in graph.node for n in replaced.get(id(node), [node])]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    _prune(graph)
+    return count
+
+
 def rewrite(proto):
-    """A copy of an ONNX ``ModelProto`` with every binarized 3x3 conv as a ``BinaryConv3x3``;
-    returns (model, number rewritten)."""
+    """A copy of an ONNX ``ModelProto`` with every binarized 3x3 conv as a ``BinaryConv3x3``
+    (and PReLU as ``PRelu``); returns (model, number of binary convs rewritten)."""
     proto = onnx.ModelProto.FromString(proto.SerializeToString())
     graph = proto.graph
     constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     producers = {o: n for n in graph.node for o in n.output}
+    consumers = collections.Counter(i for n in graph.node for i in n.input)
+    outputs = {o.name for o in graph.output}
     nodes, count = [], 0
     for node in graph.node:
         kernel = constants.get(node.input[1]) if node.op_type == "Conv" else None
@@ -107,22 +181,27 @@ def rewrite(proto):
         back = producers.get(source)
         if transpose and back is not None and back.op_type == "Transpose" and _attrs(back).get("perm") == [0, 2, 3, 1]:
             source, transpose = back.input[0], False  # NCHW -> NHWC -> NCHW: take the NCHW tensor
+        source, threshold = _threshold(source, weights.channels, not transpose, producers, consumers, constants, outputs)
         if transpose:
             nodes.append(helper.make_node("Transpose", [source], [f"{stem}_nchw"], name=f"{stem}_nchw", perm=[0, 3, 1, 2]))
             source = f"{stem}_nchw"
+        inputs = [source, f"{stem}_bits", f"{stem}_alpha", f"{stem}_ones"]
         graph.initializer.extend([numpy_helper.from_array(weights.bits.view(np.int64), f"{stem}_bits"),
                                   numpy_helper.from_array(weights.alpha, f"{stem}_alpha"),
                                   numpy_helper.from_array(weights.ones, f"{stem}_ones")])
-        out = node.output[0] if bias is None else f"{stem}_out"
-        nodes.append(helper.make_node("BinaryConv3x3", [source, f"{stem}_bits", f"{stem}_alpha", f"{stem}_ones"],
-                                      [out], name=stem, domain=DOMAIN, pad_zero=int(pad == "zero")))
-        if bias is not None:  # a shift after the conv that the exporter folded into it
-            graph.initializer.append(numpy_helper.from_array(bias.reshape(1, -1, 1, 1).astype(np.float32), f"{stem}_bias"))
-            nodes.append(helper.make_node("Add", [out, f"{stem}_bias"], [node.output[0]], name=f"{stem}_bias"))
+        for name, value in (("bias", bias), ("threshold", threshold)):
+            inputs.append(f"{stem}_{name}" if value is not None else "")
+            if value is not None:
+                graph.initializer.append(numpy_helper.from_array(np.asarray(value, np.float32).reshape(-1), f"{stem}_{name}"))
+        while not inputs[-1]:
+            inputs.pop()
+        nodes.append(helper.make_node("BinaryConv3x3", inputs, [node.output[0]], name=stem, domain=DOMAIN,
+                                      pad_zero=int(pad == "zero")))
         count += 1
     del graph.node[:]
     graph.node.extend(nodes)
     _prune(graph)
+    _prelu(graph, {t.name: numpy_helper.to_array(t) for t in graph.initializer})
     proto.opset_import.append(helper.make_opsetid(DOMAIN, 1))
     return proto, count
 

@@ -1,6 +1,8 @@
 """The fast path's bit-packed binary convolution (converters/bconv.c) against plain NumPy:
 bit-exact for odd sizes, channel counts that are not multiples of 64, borders, both paddings,
-the AVX2 and the portable code, one and two threads."""
+with and without threshold and bias, each instruction set this CPU runs, one and two threads."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from converters import bitpacked
 
 SHAPES = [  # (N, C, H, W, O)
     (1, 1, 1, 1, 1), (2, 3, 5, 7, 5), (1, 63, 4, 9, 64), (1, 64, 13, 9, 64), (1, 65, 6, 5, 3), (1, 130, 7, 8, 17),
+    (1, 64, 5, 6, 90),  # AVX-512 takes 64 output channels a pass, then single blocks
 ]
 
 
@@ -19,16 +22,31 @@ def binary_kernel(rng, o, c):
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("pad", bitpacked.PADS)
-def test_kernel_is_bit_exact(shape, pad, rng):
+@pytest.mark.parametrize("shifted", [False, True], ids=["plain", "threshold+bias"])
+def test_kernel_is_bit_exact(shape, pad, shifted, rng):
     n, c, h, w, o = shape
     x = rng.normal(size=(n, c, h, w)).astype(np.float32)
-    x[rng.random(x.shape) < 0.05] = 0.0  # sign(0) = +1
+    threshold = bias = None
+    if shifted:
+        threshold = rng.normal(size=c).astype(np.float32)
+        bias = rng.normal(size=o).astype(np.float32)
+        x = np.where(rng.random(x.shape) < 0.05, -threshold[None, :, None, None], x)  # x + threshold = 0
+    else:
+        x[rng.random(x.shape) < 0.05] = 0.0  # sign(0) = +1
     kernel = binary_kernel(rng, o, c)
-    expected = bitpacked.reference_conv3x3(x, kernel, pad)
+    expected = bitpacked.reference_conv3x3(x, kernel, pad, bias, threshold)
     weights = bitpacked.PackedWeights(kernel)
-    for avx2 in ([False, True] if bitpacked.has_avx2() else [False]):
+    for isa in bitpacked.available_isas():
         for threads in (1, 2):
-            np.testing.assert_array_equal(bitpacked.conv3x3(x, weights, pad, threads, avx2), expected)
+            got = bitpacked.conv3x3(x, weights, pad, threads, isa, bias, threshold)
+            np.testing.assert_array_equal(got, expected, err_msg=f"{isa}, {threads} threads")
+
+
+def test_this_cpu_runs_its_best_instruction_set():
+    """The dispatch picks what the CPU reports (AVX-512 needs its popcount extension)."""
+    flags = set(open("/proc/cpuinfo").read().split()) if Path("/proc/cpuinfo").is_file() else set()
+    best = ("avx512" if {"avx512f", "avx512_vpopcntdq"} <= flags else "avx2" if "avx2" in flags else "portable")
+    assert bitpacked.available_isas()[-1] == best
 
 
 def test_reference_is_the_float_convolution_of_signs(rng):
@@ -52,3 +70,7 @@ def test_refuses_what_it_does_not_compute(rng):
     weights = bitpacked.PackedWeights(binary_kernel(rng, 2, 3))
     with pytest.raises(bitpacked.FastPathError, match="4 channels, the kernel 3"):
         bitpacked.conv3x3(np.zeros((1, 4, 2, 2), np.float32), weights)
+    with pytest.raises(bitpacked.FastPathError, match="bias has 3 values for 2 channels"):
+        bitpacked.conv3x3(np.zeros((1, 3, 2, 2), np.float32), weights, bias=np.zeros(3))
+    with pytest.raises(bitpacked.FastPathError, match="not available here"):
+        bitpacked.conv3x3(np.zeros((1, 3, 2, 2), np.float32), weights, isa="neon")

@@ -18,25 +18,33 @@ from test_tools import tool
 
 
 def test_custom_op_is_the_kernel(rng):
-    """One BinaryConv3x3 node in onnxruntime equals the NumPy specification, bit for bit."""
+    """One BinaryConv3x3 node in onnxruntime equals the NumPy specification, bit for bit, with
+    and without its optional bias and threshold."""
     from onnx import TensorProto, helper, numpy_helper
 
     c, o = 70, 17
     alpha = rng.uniform(0.01, 1, o).astype(np.float32)
     kernel = (np.where(rng.normal(size=(o, c, 3, 3)) < 0, -1, 1) * alpha[:, None, None, None]).astype(np.float32)
     weights = bitpacked.PackedWeights(kernel)
+    bias, threshold = rng.normal(size=o).astype(np.float32), rng.normal(size=c).astype(np.float32)
     x = rng.normal(size=(2, c, 9, 11)).astype(np.float32)
+    constants = [numpy_helper.from_array(weights.bits.view(np.int64), "bits"), numpy_helper.from_array(weights.alpha, "alpha"),
+                 numpy_helper.from_array(weights.ones, "ones"), numpy_helper.from_array(bias, "bias"),
+                 numpy_helper.from_array(threshold, "threshold")]
+    cases = {(): (None, None), ("bias",): (bias, None), ("", "threshold"): (None, threshold),
+             ("bias", "threshold"): (bias, threshold)}
     for pad in bitpacked.PADS:
-        node = helper.make_node("BinaryConv3x3", ["x", "bits", "alpha", "ones"], ["y"], domain=fastpath.DOMAIN,
-                                pad_zero=int(pad == "zero"))
-        graph = helper.make_graph(
-            [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, c, None, None])],
-            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, o, None, None])],
-            [numpy_helper.from_array(weights.bits.view(np.int64), "bits"), numpy_helper.from_array(weights.alpha, "alpha"),
-             numpy_helper.from_array(weights.ones, "ones")])
-        proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(fastpath.DOMAIN, 1)])
-        session = fastpath.session(proto.SerializeToString(), 2)
-        np.testing.assert_array_equal(session.run(None, {"x": x})[0], bitpacked.reference_conv3x3(x, kernel, pad))
+        for optional, (b, t) in cases.items():
+            node = helper.make_node("BinaryConv3x3", ["x", "bits", "alpha", "ones", *optional], ["y"],
+                                    domain=fastpath.DOMAIN, pad_zero=int(pad == "zero"))
+            graph = helper.make_graph(
+                [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, c, None, None])],
+                [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, o, None, None])], constants)
+            proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                            helper.make_opsetid(fastpath.DOMAIN, 1)])
+            session = fastpath.session(proto.SerializeToString(), 2)
+            np.testing.assert_array_equal(session.run(None, {"x": x})[0],
+                                          bitpacked.reference_conv3x3(x, kernel, pad, b, t), err_msg=f"{pad} {optional}")
 
 
 @pytest.mark.parametrize("name,padding", [("bbcu-l", "zero"), ("bbcu-m", "one")])
@@ -47,6 +55,9 @@ def test_whole_network_against_keras(name, padding):
     proto = fastpath.rewrite_checked(model, onnx_export.convert(model))
     census = fastpath.op_census(proto)
     assert census["BinaryConv3x3"] == {"bbcu-l": 32, "bbcu-m": 35}[name] and census["Sign"] == 0
+    # RSign's shift went into the op, tf2onnx's five-op PReLU became one PRelu
+    assert census["PRelu"] == census["BinaryConv3x3"] and census["Neg"] == census["Relu"] == 0
+    assert sum(1 for node in proto.graph.node if "rsign_shift" in node.name) == 0
     x = sample_image(24, 32, 3)[None]
     assert agreement(model(x).numpy(), fastpath.runner(proto.SerializeToString(), 2)(x)).psnr_db >= 50
 
