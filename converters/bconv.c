@@ -162,7 +162,10 @@ static void row_avx512(const uint64_t *packed, int64_t y, int64_t h, int64_t w, 
                     int64_t fix[ROW_PIXELS];
                     _mm512_storeu_si512((void *)fix, dot[0]);
                     _mm512_storeu_si512((void *)(fix + 8), dot[1]);
-                    for (int64_t p = 0; p < n; p++) fix[p] -= zero_pad_correction(weight_ones, o, oc, y, x0 + p, h, w);
+                    const int edge_row = y == 0 || y == h - 1;
+                    for (int64_t p = 0; p < n; p++)
+                        if (edge_row || x0 + p == 0 || x0 + p == w - 1)
+                            fix[p] -= zero_pad_correction(weight_ones, o, oc, y, x0 + p, h, w);
                     dot[0] = _mm512_loadu_si512((const void *)fix);
                     dot[1] = _mm512_loadu_si512((const void *)(fix + 8));
                 }

@@ -135,3 +135,26 @@ def table(rows):
         cells += ["-" if r.psnr_db is None else f"{r.psnr_db:.2f}"] if quality else []
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
+
+
+def speedups(rows, fast, references):
+    """Markdown table: each row of a ``fast`` backend (a tuple of labels) against the
+    ``references`` at the same thread count, as ``reference median / fast median`` (above 1:
+    the fast row is faster). A reference is (label, model or None for the fast row's own,
+    backend). Also the table's rows as dicts."""
+    by_key = {(r.model, r.backend, r.threads): r for r in rows}
+    head = ["model", "fast backend", "threads", "fast ms"] + [label for label, _, _ in references]
+    lines, records = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)], []
+    for row in rows:
+        if row.backend not in fast:
+            continue
+        record = {"model": row.model, "backend": row.backend, "threads": row.threads, "fast_ms": row.median_ms}
+        cells = [row.model, row.backend, str(row.threads), f"{row.median_ms:.1f}"]
+        for label, model, backend in references:
+            other = by_key.get((model or row.model, backend, row.threads))
+            ratio = other.median_ms / row.median_ms if other else None
+            record[label] = ratio
+            cells.append("-" if ratio is None else f"{ratio:.2f}x")
+        lines.append("| " + " | ".join(cells) + " |")
+        records.append(record)
+    return "\n".join(lines), records

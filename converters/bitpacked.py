@@ -12,6 +12,7 @@ output a per-channel bias, both computed in float32 as the graph's own Add ops w
 
 import ctypes
 import importlib.machinery
+import time
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,8 @@ def _library():
                                ctypes.c_int, ptr]
     lib.bp_conv3x3.restype = None
     lib.bp_best_isa.restype = ctypes.c_int
+    lib.bp_popcount_peak.argtypes = [ctypes.c_int, i64]
+    lib.bp_popcount_peak.restype = i64
     for setter in (lib.bp_set_threads, lib.bp_set_isa):
         setter.argtypes = [ctypes.c_int]
         setter.restype = None
@@ -73,6 +76,25 @@ def _isa_number(isa):
     if isa not in available_isas():
         raise FastPathError(f"instruction set {isa!r} is not available here; this CPU runs {', '.join(available_isas())}")
     return ISAS.index(isa)
+
+
+#: Binary MACs of one round of bp_popcount_peak: 16 vectors of 64, 256 or 512 bits.
+_PEAK_ROUND = {"portable": 16 * 64, "avx2": 16 * 256, "avx512": 16 * 512}
+
+
+def popcount_peak(isa=None, seconds=0.3):
+    """Binary MACs per second of one core at its popcount limit, as measured here: xor,
+    popcount and add of register-resident vectors with ``isa`` (the best when None), nothing
+    loaded or stored. What the kernel's own MACs/s are to be compared with."""
+    number = _isa_number(isa)
+    lib, rounds = library(), 1000
+    while True:
+        start = time.perf_counter()
+        lib.bp_popcount_peak(number, rounds)
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return _PEAK_ROUND[ISAS[number]] * rounds / elapsed
+        rounds *= 2 if elapsed < seconds / 8 else max(2, int(seconds / max(elapsed, 1e-9)) + 1)
 
 
 def words(channels):
@@ -123,10 +145,11 @@ def _per_channel(values, count, what):
     return values
 
 
-def conv3x3(x, weights, pad="one", threads=1, isa=None, bias=None, threshold=None):
+def conv3x3(x, weights, pad="one", threads=1, isa=None, bias=None, threshold=None, out=None):
     """The binarized convolution of an NCHW float32 batch: (N, C, H, W) -> (N, O, H, W), of
     ``sign(x + threshold)`` when a per-channel threshold is given, plus ``bias`` when given;
-    ``isa`` one of ``available_isas()`` (the best when None)."""
+    ``isa`` one of ``available_isas()`` (the best when None); ``out`` a float32 array to
+    write into (a benchmark reuses one, as onnxruntime's arena does)."""
     if pad not in PADS:
         raise FastPathError(f"unknown pad {pad!r}; choose from {', '.join(PADS)}")
     lib = library()
@@ -137,7 +160,10 @@ def conv3x3(x, weights, pad="one", threads=1, isa=None, bias=None, threshold=Non
     bias = _per_channel(bias, weights.out_channels, "bias")
     threshold = _per_channel(threshold, c, "threshold")
     number = _isa_number(isa)
-    out = np.empty((n, weights.out_channels, h, w), np.float32)
+    if out is None:
+        out = np.empty((n, weights.out_channels, h, w), np.float32)
+    elif out.shape != (n, weights.out_channels, h, w) or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise FastPathError(f"out must be a contiguous float32 array of shape {(n, weights.out_channels, h, w)}")
     for i in range(n):
         packed = np.zeros((h + 2, w + 2, words(c)), np.uint64)
         lib.bp_pack(x[i].ctypes.data, _pointer(threshold), h, w, c, words(c), packed.ctypes.data, threads)

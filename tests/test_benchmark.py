@@ -196,9 +196,10 @@ def test_adb_missing_is_one_line(flatbuffer, tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    ([], "name at least one MODEL, or --suite"),
+    ([], "name at least one MODEL, or --suite, or --kernel"),
     (["x.tflite", "--threads", "0"], "thread counts must be >= 1"),
     (["x.tflite", "--kernels", "fast"], "unknown kernels fast"),
+    (["--kernel", "--channels", "0"], "--channels must be >= 1"),
     (["x.tflite", "--ssh", "pi@host", "--adb"], "not allowed with argument"),
 ])
 def test_flag_mistakes(argv, message, capsys):
@@ -232,4 +233,30 @@ def test_suite_table_and_quality_plot(tmp_path, monkeypatch, capsys):
         ("bbcu-dn x1", "onnxruntime CPU", 30.1), ("bbcu-dn x1", "fast path (onnxruntime + bit-packed binary convs)", 30.1)]
     png = tmp_path / "suite" / "quality_latency.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "Set5 PSNR (dB)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Set5 PSNR (dB)" in out and "How many times faster the fast path runs" in out
+    # the speedups are the medians' ratios; the float reference is not in this small zoo: "-"
+    speedup = json.loads((tmp_path / "s.json").read_text())["speedups"]
+    medians = {r["backend"]: r["median_ms"] for r in rows}
+    fast = medians["fast path (onnxruntime + bit-packed binary convs)"]
+    assert len(speedup) == 1 and speedup[0]["vs LCE default"] == pytest.approx(
+        medians["LCE interpreter, default kernels"] / fast)
+    assert speedup[0]["vs srresnet-fp x4 TFLite+XNNPACK"] is None and "| - |" in out
+
+
+def test_kernel_mode(tmp_path, capsys):
+    """--kernel: one binary conv on LCE, the fast path in onnxruntime and the bare kernel in
+    each instruction set this CPU runs, with MACs/s/core against the popcount limit."""
+    from converters import bitpacked
+
+    argv = ["--kernel", "--channels", "8", "--input-size", "12x10", "--threads", "1", "--runs", "2", "--warmup", "0",
+            "--kernels", "indirect-bgemm", "--out", str(tmp_path), "--json", str(tmp_path / "k.json")]
+    assert tool("benchmark")(argv) == 0
+    report = json.loads((tmp_path / "k.json").read_text())
+    assert [r["backend"] for r in report["rows"]] == [
+        "LCE interpreter, indirect-bgemm kernels", "fast path (onnxruntime + bit-packed binary convs)"] + [
+        f"bare kernel, {isa}" for isa in bitpacked.available_isas()]
+    assert all(r["model"] == "binary conv 3x3 8->8" and r["input_size"] == "12x10" for r in report["rows"])
+    assert [k["isa"] for k in report["kernel"]] == list(bitpacked.available_isas())
+    assert all(k["binary_macs_per_s_per_core"] > 0 and k["popcount_limit_per_core"] > 0 for k in report["kernel"])
+    assert len(report["speedups"]) == 2 and "% of this core's popcount limit" in capsys.readouterr().out

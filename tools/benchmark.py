@@ -14,13 +14,18 @@ LCE's releases; --remote-binary says where it is), --adb [SERIAL] does the same 
 
 --suite benchmarks the model zoo side by side at --input-size (BBCU-L, BBCU-M, BSRN x4 on LCE,
 the float SRResNet x4 on TFLite+XNNPACK, all four in onnxruntime, BBCU-L and BBCU-M also on the
-x86-64 fast path: onnxruntime with bit-packed binary convs) and, given evaluate.py JSON
-files (--quality), plots Set5 PSNR against latency. --train-steps N times training instead.
+x86-64 fast path: onnxruntime with bit-packed binary convs), prints how many times faster the
+fast path is than each other backend, and, given evaluate.py JSON files (--quality), plots Set5
+PSNR against latency. --kernel times one binary 3x3 conv (--channels in and out, at
+--input-size): LCE, the fast path's op in onnxruntime and its bare kernel in each instruction
+set, and the kernel's binary MACs per second per core against the popcount limit measured here.
+--train-steps N times training instead.
 
 Examples:
   python tools/benchmark.py out/bbcu-l_x4_180x320.tflite --threads 1,2 --json bench.json
   python tools/benchmark.py out/bbcu-l_x4_180x320.tflite --ssh pi@raspberrypi.local --threads 1,4
   python tools/benchmark.py --suite --quality eval_bbcu-l.json --json suite.json
+  python tools/benchmark.py --kernel --threads 1,2
   python tools/benchmark.py bbcu-l --scale 4 --train-steps 20
 """
 
@@ -47,6 +52,9 @@ from lce_models.training import TrainingPlan, train  # noqa: E402
 SUITE = (("bbcu-l", "lce"), ("bbcu-m", "lce"), ("bsrn", "lce"), ("srresnet-fp", "xnnpack"))
 #: The BBCU networks, which the suite also runs on the x86-64 fast path (converters/fastpath.py).
 FAST_PATH = ("bbcu-l", "bbcu-m", "bbcu-dn")
+FAST_LABEL = "fast path (onnxruntime + bit-packed binary convs)"
+#: The float network the fast path's targets are set against (issue 12).
+FLOAT_REFERENCE = "srresnet-fp x4"
 
 
 def log(message):
@@ -114,8 +122,7 @@ def local_backends(path, kernels, xnnpack=False):
     """(label, make_runtime(threads)) of every local backend a model file runs on."""
     if path.suffix == ".onnx":
         data = path.read_bytes()
-        label = "fast path (onnxruntime + bit-packed binary convs)" if path.name.endswith(".bitpacked.onnx") \
-            else "onnxruntime CPU"
+        label = FAST_LABEL if path.name.endswith(".bitpacked.onnx") else "onnxruntime CPU"
         return [(label, lambda t: runtime.onnx_runtime(data, t))]
     data, _, binary = read_flatbuffer(path)
     if binary:
@@ -197,6 +204,71 @@ def suite(args):
     else:
         log("no --quality results name these networks: no plot (run tools/evaluate.py --json first)")
     return rows
+
+
+def lce_references(kernels):
+    return [(f"vs LCE {k}", None, f"LCE interpreter, {k} kernels") for k in kernels]
+
+
+def suite_speedups(rows, args):
+    """How many times faster the fast path runs than each other backend of the suite."""
+    return benchmark.speedups(rows, (FAST_LABEL,), lce_references(args.kernels) + [
+        ("vs onnxruntime (same network)", None, "onnxruntime CPU"),
+        (f"vs {FLOAT_REFERENCE} TFLite+XNNPACK", FLOAT_REFERENCE, "TFLite + XNNPACK"),
+        (f"vs {FLOAT_REFERENCE} onnxruntime", FLOAT_REFERENCE, "onnxruntime CPU")])
+
+
+def kernel(args):
+    """One binary 3x3 conv, --channels to --channels at --input-size: LCE (each --kernels), the
+    fast path's op in onnxruntime (with the graph's NHWC <-> NCHW transposes around it), the
+    bare kernel per instruction set (binarize + pack, then convolve). Returns (rows, the
+    speedup table, lines on MACs/s/core against the popcount limit, records for JSON)."""
+    import numpy as np
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from converters import bitpacked
+    from lce_models.units import binary_conv
+
+    h, w = args.input_size
+    c = args.channels
+    inputs = keras.Input((h, w, c), batch_size=1)
+    model = keras.Model(inputs, binary_conv(c, args.padding, name="bconv")(inputs))
+    name = f"binary conv 3x3 {c}->{c}"
+    log(f"converting {name} at {h}x{w} ({args.padding} padding) to tflite and to the fast path ...")
+    try:
+        tfl = atomic_write(Path(args.out) / f"bconv{c}_{args.padding}_{h}x{w}.tflite", convert_checked(model)[0])
+    except ConversionError as e:
+        raise cli.UserError(str(e)) from None
+    fast = atomic_write(Path(args.out) / f"bconv{c}_{args.padding}_{h}x{w}.bitpacked.onnx",
+                        fastpath.rewrite_checked(model, onnx_export.convert(model)).SerializeToString())
+    rows = measure_local(tfl, local_backends(tfl, args.kernels), args, name)
+    rows += measure_local(fast, local_backends(fast, ()), args, name)
+    x = np.random.default_rng(0).random((1, c, h, w), np.float32) - 0.5
+    layer = model.get_layer("bconv")
+    binary = layer.kernel_quantizer(tf.constant(layer.kernel.numpy())).numpy()  # +-alpha, (3, 3, C, O)
+    weights = bitpacked.PackedWeights(np.transpose(binary, (3, 2, 0, 1)))
+    out = np.empty((1, c, h, w), np.float32)
+    macs = h * w * c * c * 9
+    lines, records = [], []
+    for isa in bitpacked.available_isas():
+        peak = bitpacked.popcount_peak(isa)
+        for threads in args.threads:
+            stats = benchmark.summary_ms(benchmark.time_runs(
+                lambda v: bitpacked.conv3x3(v, weights, args.padding, threads, isa, out=out), x, args.runs, args.warmup))
+            rows.append(benchmark.Measurement(name, f"bare kernel, {isa}", threads, f"{h}x{w}",
+                                              f"local ({benchmark.machine()})", stats["median_ms"], stats["p90_ms"],
+                                              stats["min_ms"], stats["mean_ms"], stats["runs"], None))
+            rate = macs / (stats["median_ms"] / 1000) / threads
+            lines.append(f"- bare kernel, {isa}, {threads} threads: {rate / 1e9:.0f} G binary MACs/s/core = "
+                         f"{100 * rate / peak:.0f}% of this core's popcount limit with {isa}, {peak / 1e9:.0f} G/s "
+                         "(xor + popcount + add on registers, measured here)")
+            records.append({"isa": isa, "threads": threads, "binary_macs_per_s_per_core": rate,
+                            "popcount_limit_per_core": peak})
+            log(lines[-1][2:])
+    best = f"bare kernel, {bitpacked.available_isas()[-1]}"
+    table, speedups = benchmark.speedups(rows, (FAST_LABEL, best), lce_references(args.kernels))
+    return rows, table, lines, {"kernel": records, "speedups": speedups}
 
 
 def quality_plot(rows, psnr, path, threads):
@@ -303,14 +375,19 @@ def parse_args(argv):
     p.add_argument("--remote-dir", help="where the model is copied on the device (default "
                    f"{remote.DEFAULT_DIR['ssh']} over SSH, {remote.DEFAULT_DIR['adb']} on Android)")
     p.add_argument("--suite", action="store_true", help="benchmark the model zoo side by side")
+    p.add_argument("--kernel", action="store_true",
+                   help="time one binary 3x3 conv on LCE, the fast path and its bare kernel")
+    p.add_argument("--channels", type=int, default=64, help="channels in and out, with --kernel (default 64)")
     p.add_argument("--quality", action="append", metavar="EVAL.json", help="evaluate.py --json output (repeatable)")
     p.add_argument("--plot", help="quality-vs-latency PNG of --suite (default OUT/quality_latency.png)")
     p.add_argument("--train-steps", type=int, help="time this many training steps of MODEL instead")
     p.add_argument("--batch-size", type=int, default=16, help="with --train-steps (default 16)")
     p.add_argument("--patch", type=int, default=48, help="LR patch, with --train-steps (default 48)")
     args = p.parse_intermixed_args(argv)
-    if not args.models and not args.suite:
-        p.error("name at least one MODEL, or --suite")
+    if not args.models and not args.suite and not args.kernel:
+        p.error("name at least one MODEL, or --suite, or --kernel")
+    if args.channels < 1:
+        p.error("--channels must be >= 1")
     if min(args.runs, args.warmup + 1) < 1:
         p.error("--runs must be >= 1 and --warmup >= 0")
     args.kernels = args.kernels.split(",")
@@ -325,9 +402,14 @@ def main(argv=None):
     args = parse_args(argv)
     if args.train_steps:
         return training_throughput(args)
+    extra, lines, records = "", [], {}
     try:
-        if args.suite:
+        if args.kernel:
+            rows, extra, lines, records = kernel(args)
+        elif args.suite:
             rows = suite(args)
+            extra, speedups = suite_speedups(rows, args)
+            records = {"speedups": speedups}
         elif args.ssh or args.adb is not None:
             rows = remote_rows(model_files(args), args)
         else:
@@ -340,12 +422,16 @@ def main(argv=None):
     print(f"machine: {benchmark.machine()}" + ("; LCE's binary kernels here are its portable reference "
           "code, not ARM64 figures" if local and platform.machine() == "x86_64" else ""))
     print(benchmark.table(rows))
+    if extra:
+        print(f"\nHow many times faster the fast path runs (other median / fast-path median):\n{extra}")
+    if lines:
+        print("\n" + "\n".join(lines))
     notes = sorted({r.note for r in rows if r.note})
     if notes:
         print("\n" + "\n".join(f"- {n}" for n in notes))
     if args.json:
-        atomic_write(args.json, json.dumps({"machine": benchmark.machine(), "rows": [r.as_dict() for r in rows]},
-                                           indent=2) + "\n")
+        atomic_write(args.json, json.dumps({"machine": benchmark.machine(), "rows": [r.as_dict() for r in rows],
+                                            **records}, indent=2) + "\n")
     return 0
 
 
