@@ -12,7 +12,10 @@ What the binarized convolution owns goes into the node too, as LCE's own convert
 per-channel shift feeding only the sign (RSign's threshold: the op computes the same float sum)
 and the bias the exporter folded into the conv. tf2onnx writes Keras's PReLU as five ops
 (``relu(y) + -alpha * relu(-y)``); ``rewrite`` makes it the one standard ``PRelu`` op, which
-computes the same floats (``alpha * y`` for y < 0, ``y`` else).
+computes the same floats (``alpha * y`` for y < 0, ``y`` else). In a BBCU upsampler,
+``DepthToSpace(a) + nearest-upsampled(x)`` becomes ``DepthToSpace(a + Concat(x, x, x, x))``: the
+same sums in a permuted order (the shuffle's DCR order puts channel c of every sub-pixel in
+copy c of x), without onnxruntime's slow Resize at the high resolution.
 """
 
 import collections
@@ -154,6 +157,59 @@ def _prelu(graph, constants):
     return count
 
 
+def _shuffle_residual(graph, constants):
+    """``Add(DepthToSpace(a), Resize_nearest(x))`` -> ``DepthToSpace(a + Concat(x, ..., x))``
+    where ``a`` comes from a BinaryConv3x3 of ``x`` through per-channel elementwise ops (so both
+    have x's size and the Resize's factor is the shuffle's). Returns the count."""
+    producers = {o: n for n in graph.node for o in n.output}
+    consumers = collections.Counter(i for n in graph.node for i in n.input)
+    outputs = {o.name for o in graph.output}
+    nearest = {(b"tf_half_pixel_for_nn", b"floor"), (b"asymmetric", b"floor")}  # both map 2y + d to y
+
+    def only(name, op_type):
+        node = producers.get(name)
+        return node if node is not None and node.op_type == op_type and consumers[name] == 1 and name not in outputs \
+            else None
+
+    def conv_input(name):
+        node = producers.get(name)
+        while node is not None and node.op_type in ("PRelu", "Add", "Mul"):
+            rest = [i for i in node.input[1:] if i not in constants] if node.op_type == "PRelu" else \
+                [i for i in node.input if i not in constants]
+            if len(rest) != (0 if node.op_type == "PRelu" else 1):
+                return None
+            node = producers.get(node.input[0] if node.op_type == "PRelu" else rest[0])
+        return node.input[0] if node is not None and node.op_type == "BinaryConv3x3" else None
+
+    replaced = {}
+    for node in graph.node:
+        if node.op_type != "Add":
+            continue
+        for shuffled, upsampled in (node.input, reversed(node.input)):
+            shuffle, resize = only(shuffled, "DepthToSpace"), only(upsampled, "Resize")
+            if shuffle is None or resize is None:
+                continue
+            sa, ra = _attrs(shuffle), _attrs(resize)
+            if sa.get("mode", b"DCR") != b"DCR" or ra.get("mode") != b"nearest" or \
+                    (ra.get("coordinate_transformation_mode"), ra.get("nearest_mode")) not in nearest:
+                continue
+            x = resize.input[0]
+            if conv_input(shuffle.input[0]) != x:
+                continue
+            stem, r = f"{node.name}_shuffled", sa["blocksize"]
+            replaced[id(node)] = [
+                helper.make_node("Concat", [x] * (r * r), [f"{stem}_copies"], name=f"{stem}_copies", axis=1),
+                helper.make_node("Add", [shuffle.input[0], f"{stem}_copies"], [f"{stem}_sum"], name=f"{stem}_sum"),
+                helper.make_node("DepthToSpace", [f"{stem}_sum"], list(node.output), name=stem, blocksize=r,
+                                 mode="DCR")]
+            break
+    nodes = [n for node in graph.node for n in replaced.get(id(node), [node])]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    _prune(graph)
+    return len(replaced)
+
+
 def rewrite(proto):
     """A copy of an ONNX ``ModelProto`` with every binarized 3x3 conv as a ``BinaryConv3x3``
     (and PReLU as ``PRelu``); returns (model, number of binary convs rewritten)."""
@@ -202,6 +258,7 @@ def rewrite(proto):
     graph.node.extend(nodes)
     _prune(graph)
     _prelu(graph, {t.name: numpy_helper.to_array(t) for t in graph.initializer})
+    _shuffle_residual(graph, {t.name: numpy_helper.to_array(t) for t in graph.initializer})
     proto.opset_import.append(helper.make_opsetid(DOMAIN, 1))
     return proto, count
 
