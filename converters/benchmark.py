@@ -8,6 +8,7 @@ measurement, so measurements in one process do not see each other's peaks.
 """
 
 import ctypes
+import json
 import os
 import platform
 import time
@@ -158,3 +159,29 @@ def speedups(rows, fast, references):
         lines.append("| " + " | ".join(cells) + " |")
         records.append(record)
     return "\n".join(lines), records
+
+
+def onnx_profile(serialized, threads, runs, warmup, input_size):
+    """Milliseconds per op type of an ONNX model in onnxruntime (each node's fastest of
+    ``warmup + runs`` runs, so first-run allocations do not count), largest first."""
+    import tempfile
+
+    from converters import runtime
+
+    with tempfile.TemporaryDirectory() as folder:
+        session, _ = runtime.onnx_session(serialized, threads, Path(folder) / "profile")
+        inp = session.get_inputs()[0]
+        h, w = input_size
+        x = np.random.default_rng(0).random((1, h, w, inp.shape[-1]), np.float32)
+        for _ in range(warmup + runs):
+            session.run(None, {inp.name: x})
+        events = json.loads(Path(session.end_profiling()).read_text())
+    fastest = {}
+    for e in events:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            key = (e["name"], e["args"]["op_name"])
+            fastest[key] = min(fastest.get(key, float("inf")), e["dur"] / 1000)
+    per_op = {}
+    for (_, op), ms in fastest.items():
+        per_op[op] = per_op.get(op, 0.0) + ms
+    return dict(sorted(per_op.items(), key=lambda kv: -kv[1]))

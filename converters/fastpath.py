@@ -267,9 +267,9 @@ def op_census(proto):
     return collections.Counter(node.op_type for node in proto.graph.node)
 
 
-def session(serialized, num_threads=1):
+def session(serialized, num_threads=1, profile_prefix=None):
     """An onnxruntime session with the fast-path op registered; ``num_threads`` for both
-    onnxruntime's own ops and the binary convolutions."""
+    onnxruntime's own ops and the binary convolutions; ``profile_prefix``: profile into it."""
     bitpacked.library().bp_set_threads(num_threads)
     options = ort.SessionOptions()
     options.log_severity_level = 3
@@ -277,6 +277,8 @@ def session(serialized, num_threads=1):
     # onnxruntime's pool threads spin between ops and take the cores the kernel's OpenMP threads
     # need: measured, the body convs of bbcu-m ran 23 ms each with spinning, 10 ms without
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if profile_prefix:
+        options.enable_profiling, options.profile_file_prefix = True, str(profile_prefix)
     options.register_custom_ops_library(str(bitpacked.library_path()))
     return ort.InferenceSession(serialized, options, providers=["CPUExecutionProvider"])
 

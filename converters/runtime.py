@@ -75,19 +75,26 @@ def xnnpack_runtime(flatbuffer, num_threads=2):
                    f"TFLite + XNNPACK, {num_threads} threads", receptive_field.of_tflite(flatbuffer))
 
 
+def onnx_session(serialized, num_threads=None, profile_prefix=None):
+    """(onnxruntime CPU session, its kind in words) of an ONNX model, the fast path's op
+    registered when the graph uses it; ``profile_prefix``: write onnxruntime's profile there."""
+    proto = onnx.load_from_string(serialized)
+    if any(o.domain == fastpath.DOMAIN for o in proto.opset_import):  # the x86-64 fast path
+        session = fastpath.session(serialized, num_threads or 1, profile_prefix)
+        return session, "onnxruntime CPU + bit-packed binary convs"
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # tf2onnx's nearest Resize draws a deprecation warning
+    if num_threads:
+        options.intra_op_num_threads = num_threads
+    if profile_prefix:
+        options.enable_profiling, options.profile_file_prefix = True, str(profile_prefix)
+    return ort.InferenceSession(serialized, options, providers=["CPUExecutionProvider"]), "onnxruntime CPU"
+
+
 def onnx_runtime(serialized, num_threads=None):
     """An ONNX model in onnxruntime's CPU provider (``num_threads`` None: its default)."""
     proto = onnx.load_from_string(serialized)
-    if any(o.domain == fastpath.DOMAIN for o in proto.opset_import):  # the x86-64 fast path
-        session = fastpath.session(serialized, num_threads or 1)
-        kind = "onnxruntime CPU + bit-packed binary convs"
-    else:
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # tf2onnx's nearest Resize draws a deprecation warning
-        if num_threads:
-            options.intra_op_num_threads = num_threads
-        session = ort.InferenceSession(serialized, options, providers=["CPUExecutionProvider"])
-        kind = "onnxruntime CPU"
+    session, kind = onnx_session(serialized, num_threads)
     name = session.get_inputs()[0].name
     channels = session.get_inputs()[0].shape[-1]
 

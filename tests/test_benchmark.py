@@ -260,3 +260,19 @@ def test_kernel_mode(tmp_path, capsys):
     assert [k["isa"] for k in report["kernel"]] == list(bitpacked.available_isas())
     assert all(k["binary_macs_per_s_per_core"] > 0 and k["popcount_limit_per_core"] > 0 for k in report["kernel"])
     assert len(report["speedups"]) == 2 and "% of this core's popcount limit" in capsys.readouterr().out
+
+
+def test_profile_of_a_fast_path_file(tmp_path, capsys):
+    """--profile: onnxruntime's time per op type, the binary convs among them."""
+    from converters import fastpath
+    from converters import onnx as onnx_export
+
+    model = randomize_weights(build_model(NetworkConfig("bbcu-dn", depth=2)), seed=3)
+    path = tmp_path / "bbcu-dn.bitpacked.onnx"
+    path.write_bytes(fastpath.rewrite_checked(model, onnx_export.convert(model)).SerializeToString())
+    argv = [str(path), "--threads", "1", "--runs", "2", "--warmup", "0", "--input-size", "16x16", "--profile",
+            "--json", str(tmp_path / "p.json")]
+    assert tool("benchmark")(argv) == 0
+    (profile,) = json.loads((tmp_path / "p.json").read_text())["profiles"]
+    assert profile["model"] == path.name and profile["ms_per_op_type"]["BinaryConv3x3"] > 0
+    assert "onnxruntime profile of bbcu-dn.bitpacked.onnx, 1 threads" in capsys.readouterr().out

@@ -19,6 +19,7 @@ fast path is than each other backend, and, given evaluate.py JSON files (--quali
 PSNR against latency. --kernel times one binary 3x3 conv (--channels in and out, at
 --input-size): LCE, the fast path's op in onnxruntime and its bare kernel in each instruction
 set, and the kernel's binary MACs per second per core against the popcount limit measured here.
+--profile adds, for each .onnx MODEL, onnxruntime's time per op type (each node's fastest run).
 --train-steps N times training instead.
 
 Examples:
@@ -26,6 +27,7 @@ Examples:
   python tools/benchmark.py out/bbcu-l_x4_180x320.tflite --ssh pi@raspberrypi.local --threads 1,4
   python tools/benchmark.py --suite --quality eval_bbcu-l.json --json suite.json
   python tools/benchmark.py --kernel --threads 1,2
+  python tools/benchmark.py out/bbcu-m_x4.bitpacked.onnx --threads 2 --profile
   python tools/benchmark.py bbcu-l --scale 4 --train-steps 20
 """
 
@@ -271,6 +273,22 @@ def kernel(args):
     return rows, table, lines, {"kernel": records, "speedups": speedups}
 
 
+def profiles(files, args):
+    """(lines, records) of onnxruntime's time per op type of each .onnx file and thread count."""
+    lines, records = [], []
+    for path in files:
+        if path.suffix != ".onnx":
+            continue
+        for threads in args.threads:
+            per_op = benchmark.onnx_profile(path.read_bytes(), threads, args.runs, args.warmup, args.input_size)
+            total = sum(per_op.values())
+            lines.append(f"onnxruntime profile of {path.name}, {threads} threads, ms per op type (each node's "
+                         f"fastest run; {total:.0f} ms in all):")
+            lines.append(", ".join(f"{op} {ms:.0f}" for op, ms in per_op.items() if ms >= 0.5))
+            records.append({"model": path.name, "threads": threads, "ms_per_op_type": per_op})
+    return lines, records
+
+
 def quality_plot(rows, psnr, path, threads):
     """Set5 PSNR against median latency, one marker per backend."""
     import matplotlib
@@ -378,6 +396,7 @@ def parse_args(argv):
     p.add_argument("--kernel", action="store_true",
                    help="time one binary 3x3 conv on LCE, the fast path and its bare kernel")
     p.add_argument("--channels", type=int, default=64, help="channels in and out, with --kernel (default 64)")
+    p.add_argument("--profile", action="store_true", help="also print onnxruntime's time per op type of .onnx MODELs")
     p.add_argument("--quality", action="append", metavar="EVAL.json", help="evaluate.py --json output (repeatable)")
     p.add_argument("--plot", help="quality-vs-latency PNG of --suite (default OUT/quality_latency.png)")
     p.add_argument("--train-steps", type=int, help="time this many training steps of MODEL instead")
@@ -413,8 +432,11 @@ def main(argv=None):
         elif args.ssh or args.adb is not None:
             rows = remote_rows(model_files(args), args)
         else:
-            rows = [r for path in model_files(args)
+            files = model_files(args)
+            rows = [r for path in files
                     for r in measure_local(path, local_backends(path, args.kernels, args.xnnpack), args)]
+            if args.profile:
+                lines, records["profiles"] = profiles(files, args)
     except remote.RemoteError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
