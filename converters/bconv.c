@@ -85,41 +85,72 @@ static void pixel_portable(const uint64_t *window, int64_t row_stride, int64_t w
 }
 
 #ifdef __x86_64__
-/* The same with AVX2: popcount by nibble lookup (Mula et al.), per-byte counts kept in four
- * vectors and summed to 64-bit lanes (vpsadbw) only before a byte could overflow. */
+/* AVX2, a whole output row: blocks of 8 pixels (two vectors, one lane a pixel) times 4 output
+ * channels, popcount by nibble lookup summed to 64-bit lanes at once (vpsadbw); the output is
+ * stored 8 pixels at a time, contiguous in NCHW, as in row_avx512. */
+#define AVX2_PIXELS 8
+#define AVX2_OUTPUTS 4
 __attribute__((target("avx2")))
-static void pixel_avx2(const uint64_t *window, int64_t row_stride, int64_t word_stride, int64_t words,
-                       const uint64_t *weights, int64_t o_pad, int64_t o0, int64_t *mismatches) {
+static inline __m256i popcount_lanes_avx2(__m256i v, __m256i lut, __m256i low, __m256i zero) {
+    __m256i bytes = _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)),
+                                    _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low)));
+    return _mm256_sad_epu8(bytes, zero);
+}
+
+__attribute__((target("avx2")))
+static void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c, int64_t words,
+                     const uint64_t *weights, int64_t o, int64_t o_pad, const float *alpha,
+                     const int64_t *weight_ones, const float *bias, int pad_zero, float *out) {
+    const int64_t word_stride = w + 2, row_stride = words * word_stride;
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                          0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-    const __m256i low = _mm256_set1_epi8(0x0F);
-    const __m256i zero = _mm256_setzero_si256();
-    __m256i bytes[4], total[4];
-    for (int j = 0; j < 4; j++) bytes[j] = total[j] = zero;
-    int64_t pending = 0;
-    for (int64_t t = 0; t < 9; t++) {
-        const uint64_t *src = window + (t / 3) * row_stride + t % 3;
-        for (int64_t k = 0; k < words; k++) {
-            const __m256i x = _mm256_set1_epi64x((long long)src[k * word_stride]);
-            const uint64_t *wv = weights + (t * words + k) * o_pad + o0;
-            for (int j = 0; j < 4; j++) {
-                __m256i v = _mm256_xor_si256(x, _mm256_loadu_si256((const __m256i *)(wv + 4 * j)));
-                __m256i c = _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)),
-                                            _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low)));
-                bytes[j] = _mm256_add_epi8(bytes[j], c);
-            }
-            if (++pending == 31) {  /* 31 * 8 < 256 */
-                for (int j = 0; j < 4; j++) {
-                    total[j] = _mm256_add_epi64(total[j], _mm256_sad_epu8(bytes[j], zero));
-                    bytes[j] = zero;
+    const __m256i low = _mm256_set1_epi8(0x0F), zero = _mm256_setzero_si256();
+    const __m256i full = _mm256_set1_epi64x(9 * c);
+    const __m256i lanes = _mm256_setr_epi64x(0, 1, 2, 3), even = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
+    for (int64_t x0 = 0; x0 < w; x0 += AVX2_PIXELS) {
+        const int64_t n = w - x0 < AVX2_PIXELS ? w - x0 : AVX2_PIXELS;
+        const __m256i m0 = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), lanes);
+        const __m256i m1 = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n - 4), lanes);
+        const __m256i store_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const int border = pad_zero && (y == 0 || y == h - 1 || x0 == 0 || x0 + n == w);
+        for (int64_t o0 = 0; o0 < o; o0 += AVX2_OUTPUTS) {
+            __m256i acc[AVX2_OUTPUTS][2];
+            for (int j = 0; j < AVX2_OUTPUTS; j++) acc[j][0] = acc[j][1] = zero;
+            for (int64_t t = 0; t < 9; t++) {
+                for (int64_t k = 0; k < words; k++) {
+                    const long long *src = (const long long *)(packed + (y + t / 3) * row_stride + k * word_stride + x0 + t % 3);
+                    const __m256i a = _mm256_maskload_epi64(src, m0), b = _mm256_maskload_epi64(src + 4, m1);
+                    const uint64_t *wv = weights + (t * words + k) * o_pad + o0;
+                    for (int j = 0; j < AVX2_OUTPUTS; j++) {
+                        const __m256i wj = _mm256_set1_epi64x((long long)wv[j]);
+                        acc[j][0] = _mm256_add_epi64(acc[j][0], popcount_lanes_avx2(_mm256_xor_si256(a, wj), lut, low, zero));
+                        acc[j][1] = _mm256_add_epi64(acc[j][1], popcount_lanes_avx2(_mm256_xor_si256(b, wj), lut, low, zero));
+                    }
                 }
-                pending = 0;
+            }
+            for (int j = 0; j < AVX2_OUTPUTS && o0 + j < o; j++) {
+                const int64_t oc = o0 + j;
+                __m256i dot[2] = {_mm256_sub_epi64(full, _mm256_slli_epi64(acc[j][0], 1)),
+                                  _mm256_sub_epi64(full, _mm256_slli_epi64(acc[j][1], 1))};
+                if (border) {
+                    int64_t fix[AVX2_PIXELS];
+                    _mm256_storeu_si256((__m256i *)fix, dot[0]);
+                    _mm256_storeu_si256((__m256i *)(fix + 4), dot[1]);
+                    const int edge_row = y == 0 || y == h - 1;
+                    for (int64_t p = 0; p < n; p++)
+                        if (edge_row || x0 + p == 0 || x0 + p == w - 1)
+                            fix[p] -= zero_pad_correction(weight_ones, o, oc, y, x0 + p, h, w);
+                    dot[0] = _mm256_loadu_si256((const __m256i *)fix);
+                    dot[1] = _mm256_loadu_si256((const __m256i *)(fix + 4));
+                }
+                /* |dot| <= 9C fits 32 bits: the low halves of the 64-bit lanes, then to float */
+                const __m128i lo = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(dot[0], even));
+                const __m128i hi = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(dot[1], even));
+                __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_set_m128i(hi, lo)), _mm256_set1_ps(alpha[oc]));
+                if (bias) v = _mm256_add_ps(v, _mm256_set1_ps(bias[oc]));
+                _mm256_maskstore_ps(out + (oc * h + y) * w + x0, store_mask, v);
             }
         }
-    }
-    for (int j = 0; j < 4; j++) {
-        total[j] = _mm256_add_epi64(total[j], _mm256_sad_epu8(bytes[j], zero));
-        _mm256_storeu_si256((__m256i *)(mismatches + 4 * j), total[j]);
     }
 }
 
@@ -257,20 +288,16 @@ int bp_best_isa(void) {
     return ISA_PORTABLE;
 }
 
-/* One output row, a pixel at a time (the portable and AVX2 code). */
+/* One output row, a pixel at a time (the portable code). */
 static void row_by_pixel(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c, int64_t words,
                          const uint64_t *weights, int64_t o, int64_t o_pad, const float *alpha,
-                         const int64_t *weight_ones, const float *bias, int pad_zero, int isa, float *out) {
+                         const int64_t *weight_ones, const float *bias, int pad_zero, float *out) {
     const int64_t word_stride = w + 2, row_stride = words * word_stride;
     int64_t mismatches[BLOCK];
     for (int64_t xx = 0; xx < w; xx++) {
         const uint64_t *window = packed + y * row_stride + xx;
         const int border = pad_zero && (y == 0 || xx == 0 || y == h - 1 || xx == w - 1);
         for (int64_t o0 = 0; o0 < o; o0 += BLOCK) {
-#ifdef __x86_64__
-            if (isa == ISA_AVX2) pixel_avx2(window, row_stride, word_stride, words, weights, o_pad, o0, mismatches);
-            else
-#endif
             pixel_portable(window, row_stride, word_stride, words, weights, o_pad, o0, mismatches);
             for (int64_t i = 0; i < BLOCK && o0 + i < o; i++) {
                 int64_t dot = 9 * c - 2 * mismatches[i];
@@ -296,8 +323,12 @@ void bp_conv3x3(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t
             row_avx512(packed, y, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, out);
             continue;
         }
+        if (isa == ISA_AVX2) {
+            row_avx2(packed, y, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, out);
+            continue;
+        }
 #endif
-        row_by_pixel(packed, y, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, isa, out);
+        row_by_pixel(packed, y, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, out);
     }
 }
 

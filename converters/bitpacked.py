@@ -74,7 +74,9 @@ def available_isas():
     return ISAS[:library().bp_best_isa() + 1]
 
 
-def _isa_number(isa):
+def isa_number(isa):
+    """bconv.c's number of an instruction set name (the best here when None); one
+    ``FastPathError`` line for one this CPU does not run."""
     if isa is None:
         return library().bp_best_isa()
     if isa not in available_isas():
@@ -90,7 +92,7 @@ def popcount_peak(isa=None, seconds=0.3):
     """Binary MACs per second of one core at its popcount limit, as measured here: xor,
     popcount and add of register-resident vectors with ``isa`` (the best when None), nothing
     loaded or stored. What the kernel's own MACs/s are to be compared with."""
-    number = _isa_number(isa)
+    number = isa_number(isa)
     lib, rounds = library(), 1000
     while True:
         start = time.perf_counter()
@@ -163,7 +165,7 @@ def conv3x3(x, weights, pad="one", threads=1, isa=None, bias=None, threshold=Non
         raise FastPathError(f"input has {c} channels, the kernel {weights.channels}")
     bias = _per_channel(bias, weights.out_channels, "bias")
     threshold = _per_channel(threshold, c, "threshold")
-    number = _isa_number(isa)
+    number = isa_number(isa)
     if out is None:
         out = np.empty((n, weights.out_channels, h, w), np.float32)
     elif out.shape != (n, weights.out_channels, h, w) or out.dtype != np.float32 or not out.flags.c_contiguous:
