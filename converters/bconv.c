@@ -70,6 +70,15 @@ static int64_t zero_pad_correction(const int64_t *weight_ones, int64_t o, int64_
     return total;
 }
 
+/* zero_pad_correction of the border pixels among the n pixels from (y, x0): dots[p] is pixel
+ * x0 + p's dot product of output channel oc. */
+static void zero_pad_fix(int64_t *dots, int64_t n, const int64_t *weight_ones, int64_t o, int64_t oc, int64_t y,
+                         int64_t x0, int64_t h, int64_t w) {
+    const int edge_row = y == 0 || y == h - 1;
+    for (int64_t p = 0; p < n; p++)
+        if (edge_row || x0 + p == 0 || x0 + p == w - 1) dots[p] -= zero_pad_correction(weight_ones, o, oc, y, x0 + p, h, w);
+}
+
 /* Mismatch counts of one output pixel for output channels [o0, o0 + BLOCK): portable. The
  * window is the packed word of the pixel's top-left tap. */
 static void pixel_portable(const uint64_t *window, int64_t row_stride, int64_t word_stride, int64_t words,
@@ -136,10 +145,7 @@ static void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, in
                     int64_t fix[AVX2_PIXELS];
                     _mm256_storeu_si256((__m256i *)fix, dot[0]);
                     _mm256_storeu_si256((__m256i *)(fix + 4), dot[1]);
-                    const int edge_row = y == 0 || y == h - 1;
-                    for (int64_t p = 0; p < n; p++)
-                        if (edge_row || x0 + p == 0 || x0 + p == w - 1)
-                            fix[p] -= zero_pad_correction(weight_ones, o, oc, y, x0 + p, h, w);
+                    zero_pad_fix(fix, n, weight_ones, o, oc, y, x0, h, w);
                     dot[0] = _mm256_loadu_si256((const __m256i *)fix);
                     dot[1] = _mm256_loadu_si256((const __m256i *)(fix + 4));
                 }
@@ -193,10 +199,7 @@ static void row_avx512(const uint64_t *packed, int64_t y, int64_t h, int64_t w, 
                     int64_t fix[ROW_PIXELS];
                     _mm512_storeu_si512((void *)fix, dot[0]);
                     _mm512_storeu_si512((void *)(fix + 8), dot[1]);
-                    const int edge_row = y == 0 || y == h - 1;
-                    for (int64_t p = 0; p < n; p++)
-                        if (edge_row || x0 + p == 0 || x0 + p == w - 1)
-                            fix[p] -= zero_pad_correction(weight_ones, o, oc, y, x0 + p, h, w);
+                    zero_pad_fix(fix, n, weight_ones, o, oc, y, x0, h, w);
                     dot[0] = _mm512_loadu_si512((const void *)fix);
                     dot[1] = _mm512_loadu_si512((const void *)(fix + 8));
                 }
