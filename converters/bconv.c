@@ -33,15 +33,62 @@ static int64_t popcount_portable(uint64_t v) {
     return (int64_t)((v * 0x0101010101010101ULL) >> 56);
 }
 
-/* x: (c, h, w) float32 (one NCHW image, ONNX's layout); threshold: (c,) or NULL -> packed:
- * (h + 2, words, w + 2) uint64, border and tail left zero (the caller passes a zeroed buffer).
- * Word k of a row holds its pixels side by side, so AVX-512 loads eight pixels at once; the
- * channel planes are read row by row, in order: one pass over the input. */
+int bp_best_isa(void);
+
+/* Word k of one NHWC pixel (its channels side by side at p, threshold t or NULL), n <= 64 bits. */
+static uint64_t pack_word(const float *p, const float *t, int64_t n) {
+    uint64_t bits = 0;
+    for (int64_t j = 0; j < n; j++) {
+        const float s = p[j] + (t ? t[j] : 0.0f);
+        bits |= (uint64_t)(s < 0.0f) << j;
+    }
+    return bits;
+}
+
+#ifdef __x86_64__
+/* The same eight channels at a time: add, compare, movemask (the same float sums). */
+__attribute__((target("avx2")))
+static uint64_t pack_word_avx2(const float *p, const float *t, int64_t n) {
+    uint64_t bits = 0;
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 v = _mm256_loadu_ps(p + j);
+        if (t) v = _mm256_add_ps(v, _mm256_loadu_ps(t + j));
+        bits |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ)) << j;
+    }
+    return bits | (j < n ? pack_word(p + j, t ? t + j : NULL, n - j) << j : 0);
+}
+#endif
+
+/* x: one image, (c, h, w) float32 (NCHW, ONNX's layout) or (h, w, c) with nhwc; threshold:
+ * (c,) or NULL -> packed: (h + 2, words, w + 2) uint64, border and tail left zero (the caller
+ * passes a zeroed buffer). Word k of a row holds its pixels side by side, so a vector loads
+ * neighbouring pixels; the input is read once, in memory order. */
 void bp_pack(const float *x, const float *threshold, int64_t h, int64_t w, int64_t c, int64_t words,
-             uint64_t *packed, int threads) {
-    int64_t plane = h * w;
+             uint64_t *packed, int nhwc, int threads) {
+    const int64_t plane = h * w;
+    const int avx2 = bp_best_isa() >= 1;
+    (void)avx2;
     #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t y = 0; y < h; y++) {
+        if (nhwc) {
+            for (int64_t xx = 0; xx < w; xx++) {
+                const float *p = x + (y * w + xx) * c;
+                for (int64_t k = 0; k < words; k++) {
+                    const int64_t n = c - 64 * k < 64 ? c - 64 * k : 64;
+                    const float *t = threshold ? threshold + 64 * k : NULL;
+                    uint64_t *dst = packed + ((y + 1) * words + k) * (w + 2) + xx + 1;
+#ifdef __x86_64__
+                    if (avx2) {
+                        *dst = pack_word_avx2(p + 64 * k, t, n);
+                        continue;
+                    }
+#endif
+                    *dst = pack_word(p + 64 * k, t, n);
+                }
+            }
+            continue;
+        }
         for (int64_t ch = 0; ch < c; ch++) {
             uint64_t *row = packed + ((y + 1) * words + ch / 64) * (w + 2) + 1;
             const float *p = x + ch * plane + y * w;
@@ -53,6 +100,12 @@ void bp_pack(const float *x, const float *threshold, int64_t h, int64_t w, int64
             }
         }
     }
+}
+
+/* Output channel oc of `count` pixels from pixel `first` (numbered y * w + x) into an NHWC
+ * output of o channels: one value a pixel, o apart. */
+static void store_nhwc(float *out, const float *values, int64_t count, int64_t first, int64_t o, int64_t oc) {
+    for (int64_t p = 0; p < count; p++) out[(first + p) * o + oc] = values[p];
 }
 
 /* Output channels of one weight block (the padding unit of the weights' last axis). */
@@ -109,7 +162,7 @@ static inline __m256i popcount_lanes_avx2(__m256i v, __m256i lut, __m256i low, _
 __attribute__((target("avx2")))
 static void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c, int64_t words,
                      const uint64_t *weights, int64_t o, int64_t o_pad, const float *alpha,
-                     const int64_t *weight_ones, const float *bias, int pad_zero, float *out) {
+                     const int64_t *weight_ones, const float *bias, int pad_zero, int nhwc, float *out) {
     const int64_t word_stride = w + 2, row_stride = words * word_stride;
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                          0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
@@ -154,7 +207,13 @@ static void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, in
                 const __m128i hi = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(dot[1], even));
                 __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_set_m128i(hi, lo)), _mm256_set1_ps(alpha[oc]));
                 if (bias) v = _mm256_add_ps(v, _mm256_set1_ps(bias[oc]));
-                _mm256_maskstore_ps(out + (oc * h + y) * w + x0, store_mask, v);
+                if (nhwc) {
+                    float values[AVX2_PIXELS];
+                    _mm256_storeu_ps(values, v);
+                    store_nhwc(out, values, n, y * w + x0, o, oc);
+                } else {
+                    _mm256_maskstore_ps(out + (oc * h + y) * w + x0, store_mask, v);
+                }
             }
         }
     }
@@ -168,7 +227,7 @@ static void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, in
 __attribute__((target("avx512f,avx512dq,avx512vl,avx512vpopcntdq")))
 static void row_avx512(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c, int64_t words,
                        const uint64_t *weights, int64_t o, int64_t o_pad, const float *alpha,
-                       const int64_t *weight_ones, const float *bias, int pad_zero, float *out) {
+                       const int64_t *weight_ones, const float *bias, int pad_zero, int nhwc, float *out) {
     const int64_t word_stride = w + 2, row_stride = words * word_stride;
     const __m512i full = _mm512_set1_epi64(9 * c);
     for (int64_t x0 = 0; x0 < w; x0 += ROW_PIXELS) {
@@ -208,7 +267,13 @@ static void row_avx512(const uint64_t *packed, int64_t y, int64_t h, int64_t w, 
                     /* alpha * dot, then + bias: two roundings, as the graph's Mul and Add */
                     __m256 v = _mm256_mul_ps(_mm512_cvtepi64_ps(dot[half]), _mm256_set1_ps(alpha[oc]));
                     if (bias) v = _mm256_add_ps(v, _mm256_set1_ps(bias[oc]));
-                    _mm256_mask_storeu_ps(dst + 8 * half, half ? m1 : m0, v);
+                    if (nhwc) {
+                        float values[8];
+                        _mm256_storeu_ps(values, v);
+                        store_nhwc(out, values, half ? n - 8 : (n < 8 ? n : 8), y * w + x0 + 8 * half, o, oc);
+                    } else {
+                        _mm256_mask_storeu_ps(dst + 8 * half, half ? m1 : m0, v);
+                    }
                 }
             }
         }
@@ -294,7 +359,7 @@ int bp_best_isa(void) {
 /* One output row, a pixel at a time (the portable code). */
 static void row_by_pixel(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c, int64_t words,
                          const uint64_t *weights, int64_t o, int64_t o_pad, const float *alpha,
-                         const int64_t *weight_ones, const float *bias, int pad_zero, float *out) {
+                         const int64_t *weight_ones, const float *bias, int pad_zero, int nhwc, float *out) {
     const int64_t word_stride = w + 2, row_stride = words * word_stride;
     int64_t mismatches[BLOCK];
     for (int64_t xx = 0; xx < w; xx++) {
@@ -306,32 +371,33 @@ static void row_by_pixel(const uint64_t *packed, int64_t y, int64_t h, int64_t w
                 int64_t dot = 9 * c - 2 * mismatches[i];
                 if (border) dot -= zero_pad_correction(weight_ones, o, o0 + i, y, xx, h, w);
                 float v = alpha[o0 + i] * (float)dot;
-                out[((o0 + i) * h + y) * w + xx] = bias ? v + bias[o0 + i] : v;
+                out[nhwc ? (y * w + xx) * o + o0 + i : ((o0 + i) * h + y) * w + xx] = bias ? v + bias[o0 + i] : v;
             }
         }
     }
 }
 
-/* out (o, h, w) float32 (NCHW) = alpha[o] * (binary dot product over the 3x3 window) + bias[o].
+/* out (o, h, w) float32 (NCHW; (h, w, o) with nhwc) = alpha[o] * (binary dot product over the
+ * 3x3 window) + bias[o].
  * packed: bp_pack's buffer; weights: (9, words, o_pad) uint64 with o_pad a multiple of BLOCK;
  * weight_ones: (9, o) int64, C - 2 popcount(weight tap), for the zero-padding correction;
  * bias: (o,) or NULL; pad_zero: 0 for "one", 1 for "zero"; isa: an ISA_* at most bp_best_isa(). */
 void bp_conv3x3(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t words, const uint64_t *weights,
                 int64_t o, int64_t o_pad, const float *alpha, const int64_t *weight_ones, const float *bias,
-                int pad_zero, int isa, int threads, float *out) {
+                int pad_zero, int nhwc, int isa, int threads, float *out) {
     #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t y = 0; y < h; y++) {
 #ifdef __x86_64__
         if (isa == ISA_AVX512) {
-            row_avx512(packed, y, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, out);
+            row_avx512(packed, y, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, nhwc, out);
             continue;
         }
         if (isa == ISA_AVX2) {
-            row_avx2(packed, y, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, out);
+            row_avx2(packed, y, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, nhwc, out);
             continue;
         }
 #endif
-        row_by_pixel(packed, y, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, out);
+        row_by_pixel(packed, y, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, nhwc, out);
     }
 }
 
@@ -340,8 +406,9 @@ void bp_conv3x3(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t
  * RegisterCustomOps. Only version-1 parts of its C API are used, declared here by position in
  * the OrtApi table (positions of version 1 are frozen by onnxruntime's ABI rule). Inputs: x
  * (N, C, H, W) float32, bits (9, words, o_pad) int64 (the packed uint64 weights), alpha (O)
- * float32, ones (9, O) int64, and optional: bias (O) float32, threshold (C) float32; attribute
- * pad_zero; output (N, O, H, W) float32. */
+ * float32, ones (9, O) int64, and optional: bias (O) float32, threshold (C) float32;
+ * attributes pad_zero and nhwc (x (N, H, W, C) and output (N, H, W, O) when 1); output
+ * (N, O, H, W) float32. */
 
 typedef void OrtStatus;
 typedef void *(*OrtFn)();
@@ -349,7 +416,7 @@ enum {  /* positions in OrtApi (onnxruntime_c_api.h, version 1) */
     ORT_CREATE_CUSTOM_OP_DOMAIN = 26, ORT_CUSTOM_OP_DOMAIN_ADD = 27,
     ORT_ADD_CUSTOM_OP_DOMAIN = 28, ORT_GET_TENSOR_MUTABLE_DATA = 51, ORT_GET_DIMENSIONS_COUNT = 61,
     ORT_GET_DIMENSIONS = 62, ORT_GET_TENSOR_TYPE_AND_SHAPE = 65, ORT_KERNEL_INFO_GET_ATTRIBUTE_INT64 = 86,
-    ORT_KERNEL_CONTEXT_GET_INPUT_COUNT = 88,    ORT_KERNEL_CONTEXT_GET_INPUT = 90, ORT_KERNEL_CONTEXT_GET_OUTPUT = 91, ORT_RELEASE_TENSOR_TYPE_AND_SHAPE_INFO = 99,
+    ORT_KERNEL_CONTEXT_GET_INPUT_COUNT = 88,    ORT_KERNEL_CONTEXT_GET_INPUT = 90, ORT_KERNEL_CONTEXT_GET_OUTPUT = 91, ORT_RELEASE_STATUS = 93, ORT_RELEASE_TENSOR_TYPE_AND_SHAPE_INFO = 99,
 };
 enum { ORT_FLOAT = 1, ORT_INT64 = 7 };
 enum { ORT_REQUIRED = 0, ORT_OPTIONAL = 1 };
@@ -379,7 +446,7 @@ typedef struct OrtCustomOp {  /* the layout up to version 17 */
     int (*GetEndVersion)(const struct OrtCustomOp *op);
 } OrtCustomOp;
 
-typedef struct { const OrtFn *api; int64_t pad_zero; } Kernel;
+typedef struct { const OrtFn *api; int64_t pad_zero, nhwc; } Kernel;
 
 static int fastpath_threads = 1, isa = -1;
 
@@ -395,7 +462,12 @@ static void *op_create(const OrtCustomOp *op, const OrtFn *api, const void *info
     (void)op;
     Kernel *k = calloc(1, sizeof(Kernel));
     k->api = api;
-    ((OrtStatus *(*)(const void *, const char *, int64_t *))api[ORT_KERNEL_INFO_GET_ATTRIBUTE_INT64])(info, "pad_zero", &k->pad_zero);
+    OrtStatus *(*attribute)(const void *, const char *, int64_t *) =
+        (OrtStatus *(*)(const void *, const char *, int64_t *))api[ORT_KERNEL_INFO_GET_ATTRIBUTE_INT64];
+    OrtStatus *status = attribute(info, "pad_zero", &k->pad_zero);
+    if (status) ((void (*)(OrtStatus *))api[ORT_RELEASE_STATUS])(status);
+    status = attribute(info, "nhwc", &k->nhwc);  /* absent in files of the first version: NCHW */
+    if (status) ((void (*)(OrtStatus *))api[ORT_RELEASE_STATUS])(status);
     return k;
 }
 
@@ -428,8 +500,10 @@ static void op_compute(void *kernel, void *context) {
     input(k, context, 3, od, 2, (void **)&ones);
     input(k, context, 4, vd, 1, (void **)&bias);
     input(k, context, 5, vd, 1, (void **)&threshold);
-    int64_t n = xd[0], c = xd[1], h = xd[2], w = xd[3], words = bd[1], o_pad = bd[2], o = ad[0];
-    int64_t out_dims[4] = {n, o, h, w};
+    const int nhwc = (int)k->nhwc;
+    int64_t n = xd[0], c = nhwc ? xd[3] : xd[1], h = nhwc ? xd[1] : xd[2], w = nhwc ? xd[2] : xd[3];
+    int64_t words = bd[1], o_pad = bd[2], o = ad[0];
+    int64_t out_dims[4] = {n, nhwc ? h : o, nhwc ? w : h, nhwc ? o : w};
     void *value = NULL;
     API(k, ORT_KERNEL_CONTEXT_GET_OUTPUT, OrtStatus *(*)(void *, size_t, const int64_t *, size_t, void **))(
         context, 0, out_dims, 4, &value);
@@ -438,8 +512,8 @@ static void op_compute(void *kernel, void *context) {
     uint64_t *packed = malloc((size_t)((h + 2) * (w + 2) * words) * sizeof(uint64_t));
     for (int64_t i = 0; i < n; i++) {
         memset(packed, 0, (size_t)((h + 2) * (w + 2) * words) * sizeof(uint64_t));
-        bp_pack(x + i * c * h * w, threshold, h, w, c, words, packed, fastpath_threads);
-        bp_conv3x3(packed, h, w, c, words, bits, o, o_pad, alpha, ones, bias, (int)k->pad_zero, isa,
+        bp_pack(x + i * c * h * w, threshold, h, w, c, words, packed, nhwc, fastpath_threads);
+        bp_conv3x3(packed, h, w, c, words, bits, o, o_pad, alpha, ones, bias, (int)k->pad_zero, nhwc, isa,
                    fastpath_threads, out + i * o * h * w);
     }
     free(packed);

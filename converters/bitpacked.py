@@ -45,10 +45,10 @@ def _library():
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     lib = ctypes.CDLL(str(library_path()))
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    lib.bp_pack.argtypes = [ptr, ptr, i64, i64, i64, i64, ptr, ctypes.c_int]
+    lib.bp_pack.argtypes = [ptr, ptr, i64, i64, i64, i64, ptr, ctypes.c_int, ctypes.c_int]
     lib.bp_pack.restype = None
     lib.bp_conv3x3.argtypes = [ptr, i64, i64, i64, i64, ptr, i64, i64, ptr, ptr, ptr, ctypes.c_int, ctypes.c_int,
-                               ctypes.c_int, ptr]
+                               ctypes.c_int, ctypes.c_int, ptr]
     lib.bp_conv3x3.restype = None
     lib.bp_best_isa.restype = ctypes.c_int
     lib.bp_popcount_peak.argtypes = [ctypes.c_int, i64]
@@ -151,31 +151,32 @@ def _per_channel(values, count, what):
     return values
 
 
-def conv3x3(x, weights, pad="one", threads=1, isa=None, bias=None, threshold=None, out=None):
-    """The binarized convolution of an NCHW float32 batch: (N, C, H, W) -> (N, O, H, W), of
-    ``sign(x + threshold)`` when a per-channel threshold is given, plus ``bias`` when given;
-    ``isa`` one of ``available_isas()`` (the best when None); ``out`` a float32 array to
-    write into (a benchmark reuses one, as onnxruntime's arena does)."""
+def conv3x3(x, weights, pad="one", threads=1, isa=None, bias=None, threshold=None, out=None, nhwc=False):
+    """The binarized convolution of a float32 batch: (N, C, H, W) -> (N, O, H, W), or (N, H, W,
+    C) -> (N, H, W, O) with ``nhwc``, of ``sign(x + threshold)`` when a per-channel threshold is
+    given, plus ``bias`` when given; ``isa`` one of ``available_isas()`` (the best when None);
+    ``out`` a float32 array to write into (a benchmark reuses one, as onnxruntime's arena does)."""
     if pad not in PADS:
         raise FastPathError(f"unknown pad {pad!r}; choose from {', '.join(PADS)}")
     lib = library()
     x = np.ascontiguousarray(x, np.float32)
-    n, c, h, w = x.shape
+    n, c, h, w = (x.shape[0], x.shape[3], x.shape[1], x.shape[2]) if nhwc else x.shape
     if c != weights.channels:
         raise FastPathError(f"input has {c} channels, the kernel {weights.channels}")
     bias = _per_channel(bias, weights.out_channels, "bias")
     threshold = _per_channel(threshold, c, "threshold")
     number = isa_number(isa)
+    shape = (n, h, w, weights.out_channels) if nhwc else (n, weights.out_channels, h, w)
     if out is None:
-        out = np.empty((n, weights.out_channels, h, w), np.float32)
-    elif out.shape != (n, weights.out_channels, h, w) or out.dtype != np.float32 or not out.flags.c_contiguous:
-        raise FastPathError(f"out must be a contiguous float32 array of shape {(n, weights.out_channels, h, w)}")
+        out = np.empty(shape, np.float32)
+    elif out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise FastPathError(f"out must be a contiguous float32 array of shape {shape}")
     for i in range(n):
-        packed = np.zeros((h + 2, w + 2, words(c)), np.uint64)
-        lib.bp_pack(x[i].ctypes.data, _pointer(threshold), h, w, c, words(c), packed.ctypes.data, threads)
+        packed = np.zeros((h + 2, words(c), w + 2), np.uint64)
+        lib.bp_pack(x[i].ctypes.data, _pointer(threshold), h, w, c, words(c), packed.ctypes.data, int(nhwc), threads)
         lib.bp_conv3x3(packed.ctypes.data, h, w, c, words(c), weights.bits.ctypes.data, weights.out_channels,
                        weights.bits.shape[2], weights.alpha.ctypes.data, weights.ones.ctypes.data, _pointer(bias),
-                       int(pad == "zero"), number, threads, out[i].ctypes.data)
+                       int(pad == "zero"), int(nhwc), number, threads, out[i].ctypes.data)
     return out
 
 

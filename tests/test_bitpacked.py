@@ -1,6 +1,7 @@
 """The fast path's bit-packed binary convolution (converters/bconv.c) against plain NumPy:
 bit-exact for odd sizes, channel counts that are not multiples of 64, borders, both paddings,
-with and without threshold and bias, each instruction set this CPU runs, one and two threads."""
+with and without threshold and bias, NCHW and NHWC, each instruction set this CPU runs, one and
+two threads."""
 
 from pathlib import Path
 
@@ -36,10 +37,13 @@ def test_kernel_is_bit_exact(shape, pad, shifted, rng):
     kernel = binary_kernel(rng, o, c)
     expected = bitpacked.reference_conv3x3(x, kernel, pad, bias, threshold)
     weights = bitpacked.PackedWeights(kernel)
+    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     for isa in bitpacked.available_isas():
         for threads in (1, 2):
             got = bitpacked.conv3x3(x, weights, pad, threads, isa, bias, threshold)
             np.testing.assert_array_equal(got, expected, err_msg=f"{isa}, {threads} threads")
+            got = bitpacked.conv3x3(x_nhwc, weights, pad, threads, isa, bias, threshold, nhwc=True)
+            np.testing.assert_array_equal(got, expected.transpose(0, 2, 3, 1), err_msg=f"NHWC, {isa}, {threads} threads")
 
 
 def test_this_cpu_runs_its_best_instruction_set():

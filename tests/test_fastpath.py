@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from onnx import helper
 from PIL import Image
 
 from conftest import randomize_weights
@@ -20,7 +21,7 @@ from test_tools import tool
 def test_custom_op_is_the_kernel(rng):
     """One BinaryConv3x3 node in onnxruntime equals the NumPy specification, bit for bit, with
     and without its optional bias and threshold, in each instruction set this CPU runs."""
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, numpy_helper
 
     c, o = 70, 17
     alpha = rng.uniform(0.01, 1, o).astype(np.float32)
@@ -60,8 +61,11 @@ def test_whole_network_against_keras(name, padding):
     assert census["PRelu"] == census["BinaryConv3x3"] and census["Neg"] == census["Relu"] == 0
     assert sum(1 for node in proto.graph.node if "rsign_shift" in node.name) == 0
     # BBCU-M's upsamplers add their nearest-upsampled input before the shuffle: only the
-    # bilinear global residual is still a Resize
-    assert census["Resize"] == 1 and census["DepthToSpace"] == 2
+    # bilinear global residual is still a Resize; the binary part runs in NHWC, where BBCU-M's
+    # shuffles are Reshape/Transpose/Reshape (BBCU-L's follow float convs and stay NCHW)
+    assert census["Resize"] == 1 and census["DepthToSpace"] == {"bbcu-l": 2, "bbcu-m": 0}[name]
+    nhwc = [n for n in proto.graph.node if n.op_type == "BinaryConv3x3"]
+    assert all(helper.get_attribute_value(next(a for a in n.attribute if a.name == "nhwc")) == 1 for n in nhwc)
     x = sample_image(24, 32, 3)[None]
     assert agreement(model(x).numpy(), fastpath.runner(proto.SerializeToString(), 2)(x)).psnr_db >= 50
 
