@@ -102,11 +102,32 @@ void bp_pack(const float *x, const float *threshold, int64_t h, int64_t w, int64
     }
 }
 
-/* Output channel oc of `count` pixels from pixel `first` (numbered y * w + x) into an NHWC
- * output of o channels: one value a pixel, o apart. */
-static void store_nhwc(float *out, const float *values, int64_t count, int64_t first, int64_t o, int64_t oc) {
-    for (int64_t p = 0; p < count; p++) out[(first + p) * o + oc] = values[p];
+#ifdef __x86_64__
+/* rows[j] holds output channel o0 + j of 8 neighbouring pixels (zero past the last channel);
+ * written to an NHWC output of o channels from pixel `first` (numbered y * w + x): an 8x8
+ * transpose in registers, then `outputs` contiguous floats a pixel. */
+__attribute__((target("avx2")))
+static void store_nhwc(float *out, __m256 rows[8], int64_t pixels, int64_t first, int64_t o, int64_t o0, int64_t outputs) {
+    const __m256 t0 = _mm256_unpacklo_ps(rows[0], rows[1]), t1 = _mm256_unpackhi_ps(rows[0], rows[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(rows[2], rows[3]), t3 = _mm256_unpackhi_ps(rows[2], rows[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(rows[4], rows[5]), t5 = _mm256_unpackhi_ps(rows[4], rows[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(rows[6], rows[7]), t7 = _mm256_unpackhi_ps(rows[6], rows[7]);
+    const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    const __m256 pixel[8] = {_mm256_permute2f128_ps(s0, s4, 0x20), _mm256_permute2f128_ps(s1, s5, 0x20),
+                             _mm256_permute2f128_ps(s2, s6, 0x20), _mm256_permute2f128_ps(s3, s7, 0x20),
+                             _mm256_permute2f128_ps(s0, s4, 0x31), _mm256_permute2f128_ps(s1, s5, 0x31),
+                             _mm256_permute2f128_ps(s2, s6, 0x31), _mm256_permute2f128_ps(s3, s7, 0x31)};
+    if (outputs == 8) {  /* vmaskmovps is slow on AMD's cores: only for a tail */
+        for (int64_t p = 0; p < pixels; p++) _mm256_storeu_ps(out + (first + p) * o + o0, pixel[p]);
+        return;
+    }
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)outputs), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int64_t p = 0; p < pixels; p++) _mm256_maskstore_ps(out + (first + p) * o + o0, mask, pixel[p]);
 }
+#endif
 
 /* Output channels of one weight block (the padding unit of the weights' last axis). */
 #define BLOCK 16
@@ -190,6 +211,8 @@ static void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, in
                     }
                 }
             }
+            __m256 rows[8];  /* output channel j of the 8 pixels; 4..7 stay zero */
+            for (int j = 0; j < 8; j++) rows[j] = _mm256_setzero_ps();
             for (int j = 0; j < AVX2_OUTPUTS && o0 + j < o; j++) {
                 const int64_t oc = o0 + j;
                 __m256i dot[2] = {_mm256_sub_epi64(full, _mm256_slli_epi64(acc[j][0], 1)),
@@ -207,14 +230,11 @@ static void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, in
                 const __m128i hi = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(dot[1], even));
                 __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_set_m128i(hi, lo)), _mm256_set1_ps(alpha[oc]));
                 if (bias) v = _mm256_add_ps(v, _mm256_set1_ps(bias[oc]));
-                if (nhwc) {
-                    float values[AVX2_PIXELS];
-                    _mm256_storeu_ps(values, v);
-                    store_nhwc(out, values, n, y * w + x0, o, oc);
-                } else {
-                    _mm256_maskstore_ps(out + (oc * h + y) * w + x0, store_mask, v);
-                }
+                rows[j] = v;
+                if (!nhwc && n == AVX2_PIXELS) _mm256_storeu_ps(out + (oc * h + y) * w + x0, v);
+                else if (!nhwc) _mm256_maskstore_ps(out + (oc * h + y) * w + x0, store_mask, v);
             }
+            if (nhwc) store_nhwc(out, rows, n, y * w + x0, o, o0, o - o0 < AVX2_OUTPUTS ? o - o0 : AVX2_OUTPUTS);
         }
     }
 }
@@ -250,6 +270,8 @@ static void row_avx512(const uint64_t *packed, int64_t y, int64_t h, int64_t w, 
                     }
                 }
             }
+            __m256 rows[2][ROW_OUTPUTS];  /* [half][j]: output channel o0 + j of 8 pixels */
+            for (int j = 0; j < ROW_OUTPUTS; j++) rows[0][j] = rows[1][j] = _mm256_setzero_ps();
             for (int j = 0; j < ROW_OUTPUTS && o0 + j < o; j++) {
                 const int64_t oc = o0 + j;
                 __m512i dot[2] = {_mm512_sub_epi64(full, _mm512_slli_epi64(acc[j][0], 1)),
@@ -267,14 +289,14 @@ static void row_avx512(const uint64_t *packed, int64_t y, int64_t h, int64_t w, 
                     /* alpha * dot, then + bias: two roundings, as the graph's Mul and Add */
                     __m256 v = _mm256_mul_ps(_mm512_cvtepi64_ps(dot[half]), _mm256_set1_ps(alpha[oc]));
                     if (bias) v = _mm256_add_ps(v, _mm256_set1_ps(bias[oc]));
-                    if (nhwc) {
-                        float values[8];
-                        _mm256_storeu_ps(values, v);
-                        store_nhwc(out, values, half ? n - 8 : (n < 8 ? n : 8), y * w + x0 + 8 * half, o, oc);
-                    } else {
-                        _mm256_mask_storeu_ps(dst + 8 * half, half ? m1 : m0, v);
-                    }
+                    rows[half][j] = v;
+                    if (!nhwc) _mm256_mask_storeu_ps(dst + 8 * half, half ? m1 : m0, v);
                 }
+            }
+            if (nhwc) {
+                const int64_t outputs = o - o0 < ROW_OUTPUTS ? o - o0 : ROW_OUTPUTS;
+                store_nhwc(out, rows[0], n < 8 ? n : 8, y * w + x0, o, o0, outputs);
+                if (n > 8) store_nhwc(out, rows[1], n - 8, y * w + x0 + 8, o, o0, outputs);
             }
         }
     }
