@@ -222,8 +222,8 @@ def suite_speedups(rows, args):
 
 def kernel(args):
     """One binary 3x3 conv, --channels to --channels at --input-size: LCE (each --kernels), the
-    fast path's op in onnxruntime (with the graph's NHWC <-> NCHW transposes around it), the
-    bare kernel per instruction set (binarize + pack, then convolve). Returns (rows, the
+    fast path's op in onnxruntime (a one-layer NHWC graph), the bare kernel per instruction
+    set (binarize + pack an NHWC input, then convolve). Returns (rows, the
     speedup table, lines on MACs/s/core against the popcount limit, records for JSON)."""
     import numpy as np
     import tensorflow as tf
@@ -246,18 +246,19 @@ def kernel(args):
                         fastpath.rewrite_checked(model, onnx_export.convert(model)).SerializeToString())
     rows = measure_local(tfl, local_backends(tfl, args.kernels), args, name)
     rows += measure_local(fast, local_backends(fast, ()), args, name)
-    x = np.random.default_rng(0).random((1, c, h, w), np.float32) - 0.5
+    x = np.random.default_rng(0).random((1, h, w, c), np.float32) - 0.5  # NHWC, as the fast-path graph runs
     layer = model.get_layer("bconv")
     binary = layer.kernel_quantizer(tf.constant(layer.kernel.numpy())).numpy()  # +-alpha, (3, 3, C, O)
     weights = bitpacked.PackedWeights(np.transpose(binary, (3, 2, 0, 1)))
-    out = np.empty((1, c, h, w), np.float32)
+    out = np.empty((1, h, w, c), np.float32)
     macs = h * w * c * c * 9
     lines, records = [], []
     for isa in bitpacked.available_isas():
         peak = bitpacked.popcount_peak(isa)
         for threads in args.threads:
             stats = benchmark.summary_ms(benchmark.time_runs(
-                lambda v: bitpacked.conv3x3(v, weights, args.padding, threads, isa, out=out), x, args.runs, args.warmup))
+                lambda v: bitpacked.conv3x3(v, weights, args.padding, threads, isa, out=out, nhwc=True), x, args.runs,
+                args.warmup))
             rows.append(benchmark.Measurement(name, f"bare kernel, {isa}", threads, f"{h}x{w}",
                                               f"local ({benchmark.machine()})", stats["median_ms"], stats["p90_ms"],
                                               stats["min_ms"], stats["mean_ms"], stats["runs"], None))
