@@ -15,7 +15,9 @@ and the bias the exporter folded into the conv. tf2onnx writes Keras's PReLU as 
 computes the same floats (``alpha * y`` for y < 0, ``y`` else). In a BBCU upsampler,
 ``DepthToSpace(a) + nearest-upsampled(x)`` becomes ``DepthToSpace(a + Concat(x, x, x, x))``: the
 same sums in a permuted order (the shuffle's DCR order puts channel c of every sub-pixel in
-copy c of x), without onnxruntime's slow Resize at the high resolution.
+copy c of x), without onnxruntime's slow Resize at the high resolution. Last, the binary
+part of the graph is moved to NHWC (``_to_nhwc``), the layout the kernel reads and writes best
+and the one in which a shuffle moves whole blocks.
 """
 
 import collections
