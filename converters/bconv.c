@@ -33,8 +33,6 @@ static int64_t popcount_portable(uint64_t v) {
     return (int64_t)((v * 0x0101010101010101ULL) >> 56);
 }
 
-int bp_best_isa(void);
-
 /* Word k of one NHWC pixel (its channels side by side at p, threshold t or NULL), n <= 64 bits. */
 static uint64_t pack_word(const float *p, const float *t, int64_t n) {
     uint64_t bits = 0;
@@ -63,12 +61,11 @@ static uint64_t pack_word_avx2(const float *p, const float *t, int64_t n) {
 /* x: one image, (c, h, w) float32 (NCHW, ONNX's layout) or (h, w, c) with nhwc; threshold:
  * (c,) or NULL -> packed: (h + 2, words, w + 2) uint64, border and tail left zero (the caller
  * passes a zeroed buffer). Word k of a row holds its pixels side by side, so a vector loads
- * neighbouring pixels; the input is read once, in memory order. */
+ * neighbouring pixels; the input is read once, in memory order. isa: as bp_conv3x3's. */
 void bp_pack(const float *x, const float *threshold, int64_t h, int64_t w, int64_t c, int64_t words,
-             uint64_t *packed, int nhwc, int threads) {
+             uint64_t *packed, int nhwc, int isa, int threads) {
     const int64_t plane = h * w;
-    const int avx2 = bp_best_isa() >= 1;
-    (void)avx2;
+    (void)isa;  /* only x86-64 has a choice */
     #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t y = 0; y < h; y++) {
         if (nhwc) {
@@ -79,7 +76,7 @@ void bp_pack(const float *x, const float *threshold, int64_t h, int64_t w, int64
                     const float *t = threshold ? threshold + 64 * k : NULL;
                     uint64_t *dst = packed + ((y + 1) * words + k) * (w + 2) + xx + 1;
 #ifdef __x86_64__
-                    if (avx2) {
+                    if (isa >= ISA_AVX2) {
                         *dst = pack_word_avx2(p + 64 * k, t, n);
                         continue;
                     }
@@ -534,7 +531,7 @@ static void op_compute(void *kernel, void *context) {
     uint64_t *packed = malloc((size_t)((h + 2) * (w + 2) * words) * sizeof(uint64_t));
     for (int64_t i = 0; i < n; i++) {
         memset(packed, 0, (size_t)((h + 2) * (w + 2) * words) * sizeof(uint64_t));
-        bp_pack(x + i * c * h * w, threshold, h, w, c, words, packed, nhwc, fastpath_threads);
+        bp_pack(x + i * c * h * w, threshold, h, w, c, words, packed, nhwc, isa, fastpath_threads);
         bp_conv3x3(packed, h, w, c, words, bits, o, o_pad, alpha, ones, bias, (int)k->pad_zero, nhwc, isa,
                    fastpath_threads, out + i * o * h * w);
     }

@@ -45,7 +45,7 @@ def _library():
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     lib = ctypes.CDLL(str(library_path()))
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    lib.bp_pack.argtypes = [ptr, ptr, i64, i64, i64, i64, ptr, ctypes.c_int, ctypes.c_int]
+    lib.bp_pack.argtypes = [ptr, ptr, i64, i64, i64, i64, ptr, ctypes.c_int, ctypes.c_int, ctypes.c_int]
     lib.bp_pack.restype = None
     lib.bp_conv3x3.argtypes = [ptr, i64, i64, i64, i64, ptr, i64, i64, ptr, ptr, ptr, ctypes.c_int, ctypes.c_int,
                                ctypes.c_int, ctypes.c_int, ptr]
@@ -173,7 +173,8 @@ def conv3x3(x, weights, pad="one", threads=1, isa=None, bias=None, threshold=Non
         raise FastPathError(f"out must be a contiguous float32 array of shape {shape}")
     for i in range(n):
         packed = np.zeros((h + 2, words(c), w + 2), np.uint64)
-        lib.bp_pack(x[i].ctypes.data, _pointer(threshold), h, w, c, words(c), packed.ctypes.data, int(nhwc), threads)
+        lib.bp_pack(x[i].ctypes.data, _pointer(threshold), h, w, c, words(c), packed.ctypes.data, int(nhwc), number,
+                    threads)
         lib.bp_conv3x3(packed.ctypes.data, h, w, c, words(c), weights.bits.ctypes.data, weights.out_channels,
                        weights.bits.shape[2], weights.alpha.ctypes.data, weights.ones.ctypes.data, _pointer(bias),
                        int(pad == "zero"), int(nhwc), number, threads, out[i].ctypes.data)
