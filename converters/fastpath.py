@@ -92,6 +92,42 @@ def _prune(graph):
         graph.initializer.remove(t)
 
 
+def _splice(graph, nodes):
+    """The graph's nodes become ``nodes`` (in order), then what no output needs is dropped."""
+    del graph.node[:]
+    graph.node.extend(nodes)
+    _prune(graph)
+
+
+def _replace(graph, replaced):
+    """The graph's nodes with node number ``at`` replaced by the list ``replaced[at]``. Nodes
+    are keyed by position: protobuf may hand out a new Python object, and reuse an id(), each
+    time a node is read."""
+    return [n for at, node in enumerate(graph.node) for n in replaced.get(at, [node])]
+
+
+def _initializer(graph, constants, name, value):
+    """A new initializer ``name``, also recorded in the passes' shared ``constants``."""
+    constants[name] = value = np.asarray(value)
+    graph.initializer.append(numpy_helper.from_array(value, name))
+    return name
+
+
+class _Index:
+    """Who produces and how many consume each tensor of a graph, as it is now."""
+
+    def __init__(self, graph):
+        self.producers = {o: n for n in graph.node for o in n.output}
+        self.consumers = collections.Counter(i for n in graph.node for i in n.input)
+        self.outputs = {o.name for o in graph.output}
+
+    def only(self, name, op_type):
+        """The ``op_type`` node making ``name`` when nothing else reads ``name``, else None."""
+        node = self.producers.get(name)
+        ok = node is not None and node.op_type == op_type and self.consumers[name] == 1 and name not in self.outputs
+        return node if ok else None
+
+
 def _channel_vector(value, channels, nchw):
     """A per-channel constant of a ``channels``-channel tensor as (channels,), or None."""
     value = np.asarray(value, np.float32)
@@ -101,11 +137,11 @@ def _channel_vector(value, channels, nchw):
     return value.reshape(channels) if value.shape in shapes or channels == 1 else None
 
 
-def _threshold(source, channels, nchw, producers, consumers, constants, outputs):
+def _threshold(source, channels, nchw, index, constants):
     """(input, threshold) when ``source`` is ``input + per-channel constant`` feeding only the
     sign, else (source, None)."""
-    add = producers.get(source)
-    if add is None or add.op_type != "Add" or consumers[source] != 1 or source in outputs:
+    add = index.only(source, "Add")
+    if add is None:
         return source, None
     names = [i for i in add.input if i not in constants]
     values = [constants[i] for i in add.input if i in constants]
@@ -115,18 +151,11 @@ def _threshold(source, channels, nchw, producers, consumers, constants, outputs)
 
 def _prelu(graph, constants):
     """tf2onnx's ``Add(Relu(y), [Add(] Mul(Relu(Neg(y)), -alpha) [, shift)])`` -> ``PRelu(y,
-    alpha) [+ shift]``; intermediate values used elsewhere keep their nodes. Returns the count."""
-    producers = {o: n for n in graph.node for o in n.output}
-    consumers = collections.Counter(i for n in graph.node for i in n.input)
-    outputs = {o.name for o in graph.output}
-
-    def only(name, op_type):
-        node = producers.get(name)
-        ok = node is not None and node.op_type == op_type and consumers[name] == 1 and name not in outputs
-        return node if ok else None
-
-    replaced, count = {}, 0
-    for node in graph.node:
+    alpha) [+ shift]``; intermediate values used elsewhere keep their nodes."""
+    index = _Index(graph)
+    only = index.only
+    replaced = {}
+    for at, node in enumerate(graph.node):
         if node.op_type != "Add":
             continue
         for positive_name, other in (node.input, reversed(node.input)):
@@ -144,34 +173,23 @@ def _prelu(graph, constants):
             if slope is None or neg is None or neg.input[0] != positive.input[0]:
                 continue
             stem = f"{node.name}_prelu"
-            graph.initializer.append(numpy_helper.from_array(-np.asarray(slope, np.float32), f"{stem}_slope"))
-            new = [helper.make_node("PRelu", [positive.input[0], f"{stem}_slope"],
+            slope = _initializer(graph, constants, f"{stem}_slope", -np.asarray(slope, np.float32))
+            new = [helper.make_node("PRelu", [positive.input[0], slope],
                                     [node.output[0] if shift is None else f"{stem}_out"], name=stem)]
             if shift is not None:
                 new.append(helper.make_node("Add", [f"{stem}_out", shift_value], [node.output[0]], name=f"{stem}_shift"))
-            replaced[id(node)] = new
-            count += 1
+            replaced[at] = new
             break
-    nodes = [n for node in graph.node for n in replaced.get(id(node), [node])]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    _prune(graph)
-    return count
+    _splice(graph, _replace(graph, replaced))
 
 
 def _shuffle_residual(graph, constants):
     """``Add(DepthToSpace(a), Resize_nearest(x))`` -> ``DepthToSpace(a + Concat(x, ..., x))``
     where ``a`` comes from a BinaryConv3x3 of ``x`` through per-channel elementwise ops (so both
-    have x's size and the Resize's factor is the shuffle's). Returns the count."""
-    producers = {o: n for n in graph.node for o in n.output}
-    consumers = collections.Counter(i for n in graph.node for i in n.input)
-    outputs = {o.name for o in graph.output}
+    have x's size and the Resize's factor is the shuffle's)."""
+    index = _Index(graph)
+    producers, only = index.producers, index.only
     nearest = {(b"tf_half_pixel_for_nn", b"floor"), (b"asymmetric", b"floor")}  # both map 2y + d to y
-
-    def only(name, op_type):
-        node = producers.get(name)
-        return node if node is not None and node.op_type == op_type and consumers[name] == 1 and name not in outputs \
-            else None
 
     def conv_input(name):
         node = producers.get(name)
@@ -184,7 +202,7 @@ def _shuffle_residual(graph, constants):
         return node.input[0] if node is not None and node.op_type == "BinaryConv3x3" else None
 
     replaced = {}
-    for node in graph.node:
+    for at, node in enumerate(graph.node):
         if node.op_type != "Add":
             continue
         for shuffled, upsampled in (node.input, reversed(node.input)):
@@ -199,17 +217,13 @@ def _shuffle_residual(graph, constants):
             if conv_input(shuffle.input[0]) != x:
                 continue
             stem, r = f"{node.name}_shuffled", sa["blocksize"]
-            replaced[id(node)] = [
+            replaced[at] = [
                 helper.make_node("Concat", [x] * (r * r), [f"{stem}_copies"], name=f"{stem}_copies", axis=1),
                 helper.make_node("Add", [shuffle.input[0], f"{stem}_copies"], [f"{stem}_sum"], name=f"{stem}_sum"),
                 helper.make_node("DepthToSpace", [f"{stem}_sum"], list(node.output), name=stem, blocksize=r,
                                  mode="DCR")]
             break
-    nodes = [n for node in graph.node for n in replaced.get(id(node), [node])]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    _prune(graph)
-    return len(replaced)
+    _splice(graph, _replace(graph, replaced))
 
 
 #: Ops the NHWC region may hold: the binary conv and what tf2onnx puts around it in BBCU nets.
@@ -247,15 +261,15 @@ def _to_nhwc(graph, constants):
     33 ms as the NHWC Reshape/Transpose/Reshape). The region starts at the BinaryConv3x3 nodes
     and takes every op of ``_NHWC_OPS`` fed by it; a Transpose goes in wherever a tensor enters
     or leaves it (onnxruntime folds one in front of a Conv into its input reorder). The same
-    floats, in another memory order. Returns the number of nodes in the region."""
-    producers = {o: n for n in graph.node for o in n.output}
+    floats, in another memory order."""
     region, inside = set(), set()
-    for node in graph.node:
+    for at, node in enumerate(graph.node):
         feeds = [i for i in node.input if i and i not in constants]
         if node.op_type == "BinaryConv3x3" or (_nhwc_ready(node, constants) and any(i in inside for i in feeds)):
-            region.add(id(node))
+            region.add(at)
             inside.update(node.output)
-    consumers_outside = {i for n in graph.node if id(n) not in region for i in n.input} | {o.name for o in graph.output}
+    consumers_outside = {i for at, n in enumerate(graph.node) if at not in region for i in n.input} | \
+        {o.name for o in graph.output}
     nodes, entered = [], {}
 
     def enter(name):  # an NCHW tensor from outside, as NHWC
@@ -266,13 +280,10 @@ def _to_nhwc(graph, constants):
 
     def constant(name):
         new = f"{name}_nhwc"
-        if new not in constants:
-            constants[new] = _nhwc_constant(constants[name])
-            graph.initializer.append(numpy_helper.from_array(np.asarray(constants[new]), new))
-        return new
+        return new if new in constants else _initializer(graph, constants, new, _nhwc_constant(constants[name]))
 
-    for node in graph.node:
-        if id(node) not in region:
+    for at, node in enumerate(graph.node):
+        if at not in region:
             nodes.append(node)
             continue
         inputs = []
@@ -291,28 +302,21 @@ def _to_nhwc(graph, constants):
         elif node.op_type == "Concat":
             nodes.append(helper.make_node("Concat", inputs, outputs, name=node.name, axis=3))
         elif node.op_type == "DepthToSpace":
-            nodes.extend(_nhwc_depth_to_space(inputs[0], outputs[0], a["blocksize"], node.name, graph))
+            nodes.extend(_nhwc_depth_to_space(inputs[0], outputs[0], a["blocksize"], node.name, graph, constants))
         else:
             nodes.append(helper.make_node(node.op_type, inputs, outputs, name=node.name, **a))
         for o in node.output:
             if o in consumers_outside:
                 nodes.append(helper.make_node("Transpose", [f"{o}_nhwc"], [o], name=f"{o}_to_nchw", perm=[0, 3, 1, 2]))
-    del graph.node[:]
-    graph.node.extend(nodes)
-    _prune(graph)
-    return len(region)
+    _splice(graph, nodes)
 
 
-def _nhwc_depth_to_space(x, y, r, stem, graph):
+def _nhwc_depth_to_space(x, y, r, stem, graph, constants):
     """DepthToSpace (DCR) of an NHWC tensor: (N, H, W, r*r*C) -> (N, H, W, r, r, C) ->
     (N, H, r, W, r, C) -> (N, r*H, r*W, C). Whole blocks of r*C floats move, no single floats."""
-    graph.initializer.extend([numpy_helper.from_array(np.array([0, 0, 0, r, r, -1], np.int64), f"{stem}_split"),
-                              numpy_helper.from_array(np.array([2], np.int64), f"{stem}_w_start"),
-                              numpy_helper.from_array(np.array([3], np.int64), f"{stem}_w_end"),
-                              numpy_helper.from_array(np.array([4], np.int64), f"{stem}_c_end"),
-                              numpy_helper.from_array(np.array([r], np.int64), f"{stem}_r"),
-                              numpy_helper.from_array(np.array([r * r], np.int64), f"{stem}_rr"),
-                              numpy_helper.from_array(np.array([0, -1], np.int64), f"{stem}_lead")])
+    for name, value in (("split", [0, 0, 0, r, r, -1]), ("w_start", [2]), ("w_end", [3]), ("c_end", [4]),
+                        ("r", [r]), ("rr", [r * r]), ("lead", [0, -1])):
+        _initializer(graph, constants, f"{stem}_{name}", np.array(value, np.int64))
     make = helper.make_node
     return [
         make("Reshape", [x, f"{stem}_split"], [f"{stem}_6d"], name=f"{stem}_6d"),
@@ -334,9 +338,8 @@ def rewrite(proto):
     proto = onnx.ModelProto.FromString(proto.SerializeToString())
     graph = proto.graph
     constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    producers = {o: n for n in graph.node for o in n.output}
-    consumers = collections.Counter(i for n in graph.node for i in n.input)
-    outputs = {o.name for o in graph.output}
+    index = _Index(graph)
+    producers = index.producers
     nodes, count = [], 0
     for node in graph.node:
         kernel = constants.get(node.input[1]) if node.op_type == "Conv" else None
@@ -355,29 +358,23 @@ def rewrite(proto):
         back = producers.get(source)
         if transpose and back is not None and back.op_type == "Transpose" and _attrs(back).get("perm") == [0, 2, 3, 1]:
             source, transpose = back.input[0], False  # NCHW -> NHWC -> NCHW: take the NCHW tensor
-        source, threshold = _threshold(source, weights.channels, not transpose, producers, consumers, constants, outputs)
+        source, threshold = _threshold(source, weights.channels, not transpose, index, constants)
         if transpose:
             nodes.append(helper.make_node("Transpose", [source], [f"{stem}_nchw"], name=f"{stem}_nchw", perm=[0, 3, 1, 2]))
             source = f"{stem}_nchw"
-        inputs = [source, f"{stem}_bits", f"{stem}_alpha", f"{stem}_ones"]
-        graph.initializer.extend([numpy_helper.from_array(weights.bits.view(np.int64), f"{stem}_bits"),
-                                  numpy_helper.from_array(weights.alpha, f"{stem}_alpha"),
-                                  numpy_helper.from_array(weights.ones, f"{stem}_ones")])
+        inputs = [source] + [_initializer(graph, constants, f"{stem}_{name}", value) for name, value in
+                             (("bits", weights.bits.view(np.int64)), ("alpha", weights.alpha), ("ones", weights.ones))]
         for name, value in (("bias", bias), ("threshold", threshold)):
-            inputs.append(f"{stem}_{name}" if value is not None else "")
-            if value is not None:
-                graph.initializer.append(numpy_helper.from_array(np.asarray(value, np.float32).reshape(-1), f"{stem}_{name}"))
+            inputs.append("" if value is None else
+                          _initializer(graph, constants, f"{stem}_{name}", np.asarray(value, np.float32).reshape(-1)))
         while not inputs[-1]:
             inputs.pop()
         nodes.append(helper.make_node("BinaryConv3x3", inputs, [node.output[0]], name=stem, domain=DOMAIN,
                                       pad_zero=int(pad == "zero")))
         count += 1
-    del graph.node[:]
-    graph.node.extend(nodes)
-    _prune(graph)
-    _prelu(graph, {t.name: numpy_helper.to_array(t) for t in graph.initializer})
-    _shuffle_residual(graph, {t.name: numpy_helper.to_array(t) for t in graph.initializer})
-    _to_nhwc(graph, {t.name: numpy_helper.to_array(t) for t in graph.initializer})
+    _splice(graph, nodes)
+    for tidy in (_prelu, _shuffle_residual, _to_nhwc):
+        tidy(graph, constants)
     proto.opset_import.append(helper.make_opsetid(DOMAIN, 1))
     return proto, count
 
