@@ -57,15 +57,37 @@ def test_whole_network_against_keras(name, padding):
     proto = fastpath.rewrite_checked(model, onnx_export.convert(model))
     census = fastpath.op_census(proto)
     assert census["BinaryConv3x3"] == {"bbcu-l": 32, "bbcu-m": 35}[name] and census["Sign"] == 0
-    # RSign's shift went into the op, tf2onnx's five-op PReLU became one PRelu
-    assert census["PRelu"] == census["BinaryConv3x3"] and census["Neg"] == census["Relu"] == 0
-    assert sum(1 for node in proto.graph.node if "rsign_shift" in node.name) == 0
+    # RSign's shift went into the op, tf2onnx's five-op PReLU became one PRelu, and so did
+    # BBCU-M's LeakyRelu after its binary HR unit (the head's stays, fused into its conv)
+    assert census["PRelu"] == census["BinaryConv3x3"] + {"bbcu-l": 0, "bbcu-m": 1}[name]
+    assert census["LeakyRelu"] == {"bbcu-l": 4, "bbcu-m": 1}[name] and census["Neg"] == census["Relu"] == 0
+    names = [node.name for node in proto.graph.node]
+    assert not any("rsign_shift" in n for n in names)
+    # RPReLU's output shift left every unit (only the upsamplers' stay), the stream's running
+    # offset is added back once, where the body ends; the upsamplers' copies are broadcast
+    assert sum(n.endswith("add_prelu_shift") for n in names) == {"bbcu-l": 0, "bbcu-m": 2}[name]
+    assert sum(n.endswith("_restored") for n in names) == 1 and not any(n.endswith("_copies") for n in names)
     # BBCU-M's upsamplers add their nearest-upsampled input before the shuffle: only the
     # bilinear global residual is still a Resize; the binary part runs in NHWC, where BBCU-M's
     # shuffles are Reshape/Transpose/Reshape (BBCU-L's follow float convs and stay NCHW)
     assert census["Resize"] == 1 and census["DepthToSpace"] == {"bbcu-l": 2, "bbcu-m": 0}[name]
     nhwc = [n for n in proto.graph.node if n.op_type == "BinaryConv3x3"]
     assert all(helper.get_attribute_value(next(a for a in n.attribute if a.name == "nhwc")) == 1 for n in nhwc)
+    x = sample_image(24, 32, 3)[None]
+    assert agreement(model(x).numpy(), fastpath.runner(proto.SerializeToString(), 2)(x)).psnr_db >= 50
+
+
+def test_folded_output_shifts_keep_the_output(rng):
+    """RPReLU's output shifts, moved out of the residual stream into the next sign's threshold,
+    the upsampler's shift and one Add back: with shifts large enough to flip many signs if
+    any of them landed in the wrong place, the graph still computes Keras's output."""
+    model = randomize_weights(build_model(NetworkConfig("bbcu-m", 4, depth=3, padding="one")), seed=5)
+    for var in model.weights:
+        if "shift_out" in var.name:
+            var.assign(rng.normal(0.0, 20.0, var.shape).astype(np.float32))
+    proto = fastpath.rewrite_checked(model, onnx_export.convert(model))
+    names = [node.name for node in proto.graph.node]
+    assert sum(n.endswith("add_prelu_shift") for n in names) == 2  # the two upsamplers' only
     x = sample_image(24, 32, 3)[None]
     assert agreement(model(x).numpy(), fastpath.runner(proto.SerializeToString(), 2)(x)).psnr_db >= 50
 
