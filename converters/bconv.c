@@ -59,15 +59,20 @@ static uint64_t pack_word_avx2(const float *p, const float *t, int64_t n) {
 #endif
 
 /* x: one image, (c, h, w) float32 (NCHW, ONNX's layout) or (h, w, c) with nhwc; threshold:
- * (c,) or NULL -> packed: (h + 2, words, w + 2) uint64, border and tail left zero (the caller
- * passes a zeroed buffer). Word k of a row holds its pixels side by side, so a vector loads
- * neighbouring pixels; the input is read once, in memory order. isa: as bp_conv3x3's. */
+ * (c,) or NULL -> packed: (h + 2, words, w + 2) uint64, every word written: border and tail
+ * zero. Word k of a row holds its pixels side by side, so a vector loads neighbouring pixels;
+ * the input is read once, in memory order. isa: as bp_conv3x3's. */
 void bp_pack(const float *x, const float *threshold, int64_t h, int64_t w, int64_t c, int64_t words,
              uint64_t *packed, int nhwc, int isa, int threads) {
-    const int64_t plane = h * w;
+    const int64_t plane = h * w, row_words = words * (w + 2);
     (void)isa;  /* only x86-64 has a choice */
+    memset(packed, 0, (size_t)row_words * sizeof(uint64_t));
+    memset(packed + (h + 1) * row_words, 0, (size_t)row_words * sizeof(uint64_t));
     #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t y = 0; y < h; y++) {
+        uint64_t *row = packed + (y + 1) * row_words;
+        if (!nhwc) memset(row, 0, (size_t)row_words * sizeof(uint64_t));  /* NCHW ORs its bits in */
+        else for (int64_t k = 0; k < words; k++) row[k * (w + 2)] = row[k * (w + 2) + w + 1] = 0;
         if (nhwc) {
             for (int64_t xx = 0; xx < w; xx++) {
                 const float *p = x + (y * w + xx) * c;
@@ -530,7 +535,6 @@ static void op_compute(void *kernel, void *context) {
     if (isa < 0) isa = bp_best_isa();
     uint64_t *packed = malloc((size_t)((h + 2) * (w + 2) * words) * sizeof(uint64_t));
     for (int64_t i = 0; i < n; i++) {
-        memset(packed, 0, (size_t)((h + 2) * (w + 2) * words) * sizeof(uint64_t));
         bp_pack(x + i * c * h * w, threshold, h, w, c, words, packed, nhwc, isa, fastpath_threads);
         bp_conv3x3(packed, h, w, c, words, bits, o, o_pad, alpha, ones, bias, (int)k->pad_zero, nhwc, isa,
                    fastpath_threads, out + i * o * h * w);

@@ -171,8 +171,8 @@ def conv3x3(x, weights, pad="one", threads=1, isa=None, bias=None, threshold=Non
         out = np.empty(shape, np.float32)
     elif out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
         raise FastPathError(f"out must be a contiguous float32 array of shape {shape}")
+    packed = np.empty((h + 2, words(c), w + 2), np.uint64)  # bp_pack writes every word
     for i in range(n):
-        packed = np.zeros((h + 2, words(c), w + 2), np.uint64)
         lib.bp_pack(x[i].ctypes.data, _pointer(threshold), h, w, c, words(c), packed.ctypes.data, int(nhwc), number,
                     threads)
         lib.bp_conv3x3(packed.ctypes.data, h, w, c, words(c), weights.bits.ctypes.data, weights.out_channels,

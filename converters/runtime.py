@@ -75,10 +75,11 @@ def xnnpack_runtime(flatbuffer, num_threads=2):
                    f"TFLite + XNNPACK, {num_threads} threads", receptive_field.of_tflite(flatbuffer))
 
 
-def onnx_session(serialized, num_threads=None, profile_prefix=None):
+def onnx_session(serialized, num_threads=None, profile_prefix=None, proto=None):
     """(onnxruntime CPU session, its kind in words) of an ONNX model, the fast path's op
-    registered when the graph uses it; ``profile_prefix``: write onnxruntime's profile there."""
-    proto = onnx.load_from_string(serialized)
+    registered when the graph uses it; ``profile_prefix``: write onnxruntime's profile there;
+    ``proto``: the model already parsed, if the caller has it."""
+    proto = proto or onnx.load_from_string(serialized)
     if any(o.domain == fastpath.DOMAIN for o in proto.opset_import):  # the x86-64 fast path
         session = fastpath.session(serialized, num_threads or 1, profile_prefix)
         return session, "onnxruntime CPU + bit-packed binary convs"
@@ -94,7 +95,7 @@ def onnx_session(serialized, num_threads=None, profile_prefix=None):
 def onnx_runtime(serialized, num_threads=None):
     """An ONNX model in onnxruntime's CPU provider (``num_threads`` None: its default)."""
     proto = onnx.load_from_string(serialized)
-    session, kind = onnx_session(serialized, num_threads)
+    session, kind = onnx_session(serialized, num_threads, proto=proto)
     name = session.get_inputs()[0].name
     channels = session.get_inputs()[0].shape[-1]
 

@@ -46,6 +46,20 @@ def test_kernel_is_bit_exact(shape, pad, shifted, rng):
             np.testing.assert_array_equal(got, expected.transpose(0, 2, 3, 1), err_msg=f"NHWC, {isa}, {threads} threads")
 
 
+@pytest.mark.parametrize("nhwc", [False, True], ids=["NCHW", "NHWC"])
+def test_pack_writes_every_word(nhwc, rng):
+    """bp_pack owns its whole buffer, border and tail words included: the op hands it memory
+    nobody zeroed."""
+    c, h, w = 70, 5, 7
+    x = rng.normal(size=(h, w, c) if nhwc else (c, h, w)).astype(np.float32)
+    lib = bitpacked.library()
+    for isa in bitpacked.available_isas():
+        buffers = [np.zeros((h + 2, 2, w + 2), np.uint64), np.full((h + 2, 2, w + 2), ~np.uint64(0))]
+        for packed in buffers:
+            lib.bp_pack(x.ctypes.data, None, h, w, c, 2, packed.ctypes.data, int(nhwc), bitpacked.isa_number(isa), 2)
+        np.testing.assert_array_equal(buffers[0], buffers[1], err_msg=isa)
+
+
 def test_this_cpu_runs_its_best_instruction_set():
     """The dispatch picks what the CPU reports (AVX-512 needs its popcount extension)."""
     flags = set(open("/proc/cpuinfo").read().split()) if Path("/proc/cpuinfo").is_file() else set()
