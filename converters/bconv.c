@@ -126,6 +126,10 @@ static void store_nhwc(float *out, __m256 rows[8], int64_t pixels, int64_t first
         for (int64_t p = 0; p < pixels; p++) _mm256_storeu_ps(out + (first + p) * o + o0, pixel[p]);
         return;
     }
+    if (outputs == 4) {  /* row_avx2's full blocks */
+        for (int64_t p = 0; p < pixels; p++) _mm_storeu_ps(out + (first + p) * o + o0, _mm256_castps256_ps128(pixel[p]));
+        return;
+    }
     const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)outputs), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     for (int64_t p = 0; p < pixels; p++) _mm256_maskstore_ps(out + (first + p) * o + o0, mask, pixel[p]);
 }
@@ -171,20 +175,17 @@ static void pixel_portable(const uint64_t *window, int64_t row_stride, int64_t w
 
 #ifdef __x86_64__
 /* AVX2, a whole output row: blocks of 8 pixels (two vectors, one lane a pixel) times 4 output
- * channels, popcount by nibble lookup summed to 64-bit lanes at once (vpsadbw); the output is
- * stored 8 pixels at a time, contiguous in NCHW, as in row_avx512. */
+ * channels, popcount by nibble lookup. The xor commutes with taking nibbles, so the pixels'
+ * nibbles are taken once for the 4 outputs, against weight nibbles split once a call
+ * (`nibbles`: (9, words, o_pad, 2) uint64, low then high nibbles); byte counts add up in 8-bit
+ * lanes (at most 8 a round) and are summed to 64-bit lanes (vpsadbw) every 31 rounds only. The
+ * output is stored 8 pixels at a time, contiguous in NCHW, as in row_avx512. */
 #define AVX2_PIXELS 8
 #define AVX2_OUTPUTS 4
-__attribute__((target("avx2")))
-static inline __m256i popcount_lanes_avx2(__m256i v, __m256i lut, __m256i low, __m256i zero) {
-    __m256i bytes = _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)),
-                                    _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low)));
-    return _mm256_sad_epu8(bytes, zero);
-}
-
+#define AVX2_ROUNDS 31 /* 31 * 8 <= 255 */
 __attribute__((target("avx2")))
 static void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c, int64_t words,
-                     const uint64_t *weights, int64_t o, int64_t o_pad, const float *alpha,
+                     const uint64_t *nibbles, int64_t o, int64_t o_pad, const float *alpha,
                      const int64_t *weight_ones, const float *bias, int pad_zero, int nhwc, float *out) {
     const int64_t word_stride = w + 2, row_stride = words * word_stride;
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
@@ -199,17 +200,30 @@ static void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, in
         const __m256i store_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         const int border = pad_zero && (y == 0 || y == h - 1 || x0 == 0 || x0 + n == w);
         for (int64_t o0 = 0; o0 < o; o0 += AVX2_OUTPUTS) {
-            __m256i acc[AVX2_OUTPUTS][2];
-            for (int j = 0; j < AVX2_OUTPUTS; j++) acc[j][0] = acc[j][1] = zero;
+            __m256i acc[AVX2_OUTPUTS][2], bytes[AVX2_OUTPUTS][2];
+            for (int j = 0; j < AVX2_OUTPUTS; j++) acc[j][0] = acc[j][1] = bytes[j][0] = bytes[j][1] = zero;
+            int rounds = 0;
             for (int64_t t = 0; t < 9; t++) {
                 for (int64_t k = 0; k < words; k++) {
                     const long long *src = (const long long *)(packed + (y + t / 3) * row_stride + k * word_stride + x0 + t % 3);
                     const __m256i a = _mm256_maskload_epi64(src, m0), b = _mm256_maskload_epi64(src + 4, m1);
-                    const uint64_t *wv = weights + (t * words + k) * o_pad + o0;
+                    const __m256i a_lo = _mm256_and_si256(a, low), a_hi = _mm256_and_si256(_mm256_srli_epi16(a, 4), low);
+                    const __m256i b_lo = _mm256_and_si256(b, low), b_hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), low);
+                    const long long *wn = (const long long *)nibbles + 2 * ((t * words + k) * o_pad + o0);
                     for (int j = 0; j < AVX2_OUTPUTS; j++) {
-                        const __m256i wj = _mm256_set1_epi64x((long long)wv[j]);
-                        acc[j][0] = _mm256_add_epi64(acc[j][0], popcount_lanes_avx2(_mm256_xor_si256(a, wj), lut, low, zero));
-                        acc[j][1] = _mm256_add_epi64(acc[j][1], popcount_lanes_avx2(_mm256_xor_si256(b, wj), lut, low, zero));
+                        const __m256i w_lo = _mm256_set1_epi64x(wn[2 * j]), w_hi = _mm256_set1_epi64x(wn[2 * j + 1]);
+                        bytes[j][0] = _mm256_add_epi8(bytes[j][0], _mm256_add_epi8(
+                            _mm256_shuffle_epi8(lut, _mm256_xor_si256(a_lo, w_lo)), _mm256_shuffle_epi8(lut, _mm256_xor_si256(a_hi, w_hi))));
+                        bytes[j][1] = _mm256_add_epi8(bytes[j][1], _mm256_add_epi8(
+                            _mm256_shuffle_epi8(lut, _mm256_xor_si256(b_lo, w_lo)), _mm256_shuffle_epi8(lut, _mm256_xor_si256(b_hi, w_hi))));
+                    }
+                    if (++rounds == AVX2_ROUNDS || (t == 8 && k == words - 1)) {
+                        for (int j = 0; j < AVX2_OUTPUTS; j++)
+                            for (int v = 0; v < 2; v++) {
+                                acc[j][v] = _mm256_add_epi64(acc[j][v], _mm256_sad_epu8(bytes[j][v], zero));
+                                bytes[j][v] = zero;
+                            }
+                        rounds = 0;
                     }
                 }
             }
@@ -409,6 +423,12 @@ static void row_by_pixel(const uint64_t *packed, int64_t y, int64_t h, int64_t w
 void bp_conv3x3(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t words, const uint64_t *weights,
                 int64_t o, int64_t o_pad, const float *alpha, const int64_t *weight_ones, const float *bias,
                 int pad_zero, int nhwc, int isa, int threads, float *out) {
+    const int64_t count = 9 * words * o_pad;
+    uint64_t *nibbles = isa == ISA_AVX2 ? malloc((size_t)(2 * count) * sizeof(uint64_t)) : NULL;
+    for (int64_t i = 0; nibbles && i < count; i++) {  /* row_avx2's weights */
+        nibbles[2 * i] = weights[i] & 0x0F0F0F0F0F0F0F0FULL;
+        nibbles[2 * i + 1] = (weights[i] >> 4) & 0x0F0F0F0F0F0F0F0FULL;
+    }
     #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t y = 0; y < h; y++) {
 #ifdef __x86_64__
@@ -417,12 +437,13 @@ void bp_conv3x3(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t
             continue;
         }
         if (isa == ISA_AVX2) {
-            row_avx2(packed, y, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, nhwc, out);
+            row_avx2(packed, y, h, w, c, words, nibbles, o, o_pad, alpha, weight_ones, bias, pad_zero, nhwc, out);
             continue;
         }
 #endif
         row_by_pixel(packed, y, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, nhwc, out);
     }
+    free(nibbles);
 }
 
 /* ---- onnxruntime custom op "BinaryConv3x3" (domain lce_models.fastpath) ----------------

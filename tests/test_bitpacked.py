@@ -13,6 +13,7 @@ from converters import bitpacked
 SHAPES = [  # (N, C, H, W, O)
     (1, 1, 1, 1, 1), (2, 3, 5, 7, 5), (1, 63, 4, 9, 64), (1, 64, 13, 9, 64), (1, 65, 6, 5, 3), (1, 130, 7, 8, 17),
     (1, 64, 5, 6, 90),  # AVX-512 takes 64 output channels a pass, then single blocks
+    (1, 260, 5, 9, 6),  # 45 rounds a pixel: AVX2 empties its byte counters after 31
 ]
 
 
@@ -58,6 +59,19 @@ def test_pack_writes_every_word(nhwc, rng):
         for packed in buffers:
             lib.bp_pack(x.ctypes.data, None, h, w, c, 2, packed.ctypes.data, int(nhwc), bitpacked.isa_number(isa), 2)
         np.testing.assert_array_equal(buffers[0], buffers[1], err_msg=isa)
+
+
+@pytest.mark.parametrize("pad", bitpacked.PADS)
+def test_every_bit_mismatched(pad):
+    """The largest counts: every activation -1 against every weight +1, 2053 channels (33
+    words, 297 rounds a pixel), so AVX2's 8-bit counters get their most between two flushes."""
+    c, h, w, o = 2053, 3, 9, 4
+    x = -np.ones((1, c, h, w), np.float32)
+    kernel = np.full((o, c, 3, 3), 0.5, np.float32)
+    expected = bitpacked.reference_conv3x3(x, kernel, pad)
+    weights = bitpacked.PackedWeights(kernel)
+    for isa in bitpacked.available_isas():
+        np.testing.assert_array_equal(bitpacked.conv3x3(x, weights, pad, 2, isa), expected, err_msg=isa)
 
 
 def test_this_cpu_runs_its_best_instruction_set():
