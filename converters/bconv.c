@@ -159,6 +159,13 @@ static void zero_pad_fix(int64_t *dots, int64_t n, const int64_t *weight_ones, i
         if (edge_row || x0 + p == 0 || x0 + p == w - 1) dots[p] -= zero_pad_correction(weight_ones, o, oc, y, x0 + p, h, w);
 }
 
+/* offsets[t * words + k]: where tap t's word k lies from an output pixel's top-left packed
+ * word; the row kernels run over taps and words as one loop (gcc then keeps their accumulators
+ * in registers; over two nested loops it stored them back every round). */
+static void tap_offsets(int64_t *offsets, int64_t words, int64_t row_stride, int64_t word_stride) {
+    for (int64_t i = 0; i < 9 * words; i++) offsets[i] = (i / words / 3) * row_stride + (i % words) * word_stride + i / words % 3;
+}
+
 /* Mismatch counts of one output pixel for output channels [o0, o0 + BLOCK): portable. The
  * window is the packed word of the pixel's top-left tap. */
 static void pixel_portable(const uint64_t *window, int64_t row_stride, int64_t word_stride, int64_t words,
@@ -187,7 +194,9 @@ __attribute__((target("avx2")))
 static void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c, int64_t words,
                      const uint64_t *nibbles, int64_t o, int64_t o_pad, const float *alpha,
                      const int64_t *weight_ones, const float *bias, int pad_zero, int nhwc, float *out) {
-    const int64_t word_stride = w + 2, row_stride = words * word_stride;
+    const int64_t word_stride = w + 2, row_stride = words * word_stride, rounds = 9 * words;
+    int64_t offsets[rounds];
+    tap_offsets(offsets, words, row_stride, word_stride);
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                          0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m256i low = _mm256_set1_epi8(0x0F), zero = _mm256_setzero_si256();
@@ -202,29 +211,27 @@ static void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, in
         for (int64_t o0 = 0; o0 < o; o0 += AVX2_OUTPUTS) {
             __m256i acc[AVX2_OUTPUTS][2], bytes[AVX2_OUTPUTS][2];
             for (int j = 0; j < AVX2_OUTPUTS; j++) acc[j][0] = acc[j][1] = bytes[j][0] = bytes[j][1] = zero;
-            int rounds = 0;
-            for (int64_t t = 0; t < 9; t++) {
-                for (int64_t k = 0; k < words; k++) {
-                    const long long *src = (const long long *)(packed + (y + t / 3) * row_stride + k * word_stride + x0 + t % 3);
-                    const __m256i a = _mm256_maskload_epi64(src, m0), b = _mm256_maskload_epi64(src + 4, m1);
-                    const __m256i a_lo = _mm256_and_si256(a, low), a_hi = _mm256_and_si256(_mm256_srli_epi16(a, 4), low);
-                    const __m256i b_lo = _mm256_and_si256(b, low), b_hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), low);
-                    const long long *wn = (const long long *)nibbles + 2 * ((t * words + k) * o_pad + o0);
-                    for (int j = 0; j < AVX2_OUTPUTS; j++) {
-                        const __m256i w_lo = _mm256_set1_epi64x(wn[2 * j]), w_hi = _mm256_set1_epi64x(wn[2 * j + 1]);
-                        bytes[j][0] = _mm256_add_epi8(bytes[j][0], _mm256_add_epi8(
-                            _mm256_shuffle_epi8(lut, _mm256_xor_si256(a_lo, w_lo)), _mm256_shuffle_epi8(lut, _mm256_xor_si256(a_hi, w_hi))));
-                        bytes[j][1] = _mm256_add_epi8(bytes[j][1], _mm256_add_epi8(
-                            _mm256_shuffle_epi8(lut, _mm256_xor_si256(b_lo, w_lo)), _mm256_shuffle_epi8(lut, _mm256_xor_si256(b_hi, w_hi))));
-                    }
-                    if (++rounds == AVX2_ROUNDS || (t == 8 && k == words - 1)) {
-                        for (int j = 0; j < AVX2_OUTPUTS; j++)
-                            for (int v = 0; v < 2; v++) {
-                                acc[j][v] = _mm256_add_epi64(acc[j][v], _mm256_sad_epu8(bytes[j][v], zero));
-                                bytes[j][v] = zero;
-                            }
-                        rounds = 0;
-                    }
+            const uint64_t *base = packed + y * row_stride + x0;
+            for (int64_t i = 0, since = 0; i < rounds; i++) {  /* one loop: gcc keeps `bytes` in registers */
+                const long long *src = (const long long *)(base + offsets[i]);
+                const __m256i a = _mm256_maskload_epi64(src, m0), b = _mm256_maskload_epi64(src + 4, m1);
+                const __m256i a_lo = _mm256_and_si256(a, low), a_hi = _mm256_and_si256(_mm256_srli_epi16(a, 4), low);
+                const __m256i b_lo = _mm256_and_si256(b, low), b_hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), low);
+                const long long *wn = (const long long *)nibbles + 2 * (i * o_pad + o0);
+                for (int j = 0; j < AVX2_OUTPUTS; j++) {
+                    const __m256i w_lo = _mm256_set1_epi64x(wn[2 * j]), w_hi = _mm256_set1_epi64x(wn[2 * j + 1]);
+                    bytes[j][0] = _mm256_add_epi8(bytes[j][0], _mm256_add_epi8(
+                        _mm256_shuffle_epi8(lut, _mm256_xor_si256(a_lo, w_lo)), _mm256_shuffle_epi8(lut, _mm256_xor_si256(a_hi, w_hi))));
+                    bytes[j][1] = _mm256_add_epi8(bytes[j][1], _mm256_add_epi8(
+                        _mm256_shuffle_epi8(lut, _mm256_xor_si256(b_lo, w_lo)), _mm256_shuffle_epi8(lut, _mm256_xor_si256(b_hi, w_hi))));
+                }
+                if (++since == AVX2_ROUNDS || i == rounds - 1) {
+                    for (int j = 0; j < AVX2_OUTPUTS; j++)
+                        for (int v = 0; v < 2; v++) {
+                            acc[j][v] = _mm256_add_epi64(acc[j][v], _mm256_sad_epu8(bytes[j][v], zero));
+                            bytes[j][v] = zero;
+                        }
+                    since = 0;
                 }
             }
             __m256 rows[8];  /* output channel j of the 8 pixels; 4..7 stay zero */
@@ -264,8 +271,10 @@ __attribute__((target("avx512f,avx512dq,avx512vl,avx512vpopcntdq")))
 static void row_avx512(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c, int64_t words,
                        const uint64_t *weights, int64_t o, int64_t o_pad, const float *alpha,
                        const int64_t *weight_ones, const float *bias, int pad_zero, int nhwc, float *out) {
-    const int64_t word_stride = w + 2, row_stride = words * word_stride;
+    const int64_t word_stride = w + 2, row_stride = words * word_stride, rounds = 9 * words;
     const __m512i full = _mm512_set1_epi64(9 * c);
+    int64_t offsets[rounds];
+    tap_offsets(offsets, words, row_stride, word_stride);
     for (int64_t x0 = 0; x0 < w; x0 += ROW_PIXELS) {
         const int64_t n = w - x0 < ROW_PIXELS ? w - x0 : ROW_PIXELS;
         const __mmask8 m0 = n >= 8 ? 0xFF : (__mmask8)((1u << n) - 1);
@@ -274,24 +283,25 @@ static void row_avx512(const uint64_t *packed, int64_t y, int64_t h, int64_t w, 
         for (int64_t o0 = 0; o0 < o; o0 += ROW_OUTPUTS) {
             __m512i acc[ROW_OUTPUTS][2];
             for (int j = 0; j < ROW_OUTPUTS; j++) acc[j][0] = acc[j][1] = _mm512_setzero_si512();
-            for (int64_t t = 0; t < 9; t++) {
-                for (int64_t k = 0; k < words; k++) {
-                    const uint64_t *src = packed + (y + t / 3) * row_stride + k * word_stride + x0 + t % 3;
-                    const __m512i a = _mm512_maskz_loadu_epi64(m0, src), b = _mm512_maskz_loadu_epi64(m1, src + 8);
-                    const uint64_t *wv = weights + (t * words + k) * o_pad + o0;
-                    for (int j = 0; j < ROW_OUTPUTS; j++) {
-                        const __m512i wj = _mm512_set1_epi64((long long)wv[j]);
-                        acc[j][0] = _mm512_add_epi64(acc[j][0], _mm512_popcnt_epi64(_mm512_xor_si512(a, wj)));
-                        acc[j][1] = _mm512_add_epi64(acc[j][1], _mm512_popcnt_epi64(_mm512_xor_si512(b, wj)));
-                    }
+            const uint64_t *base = packed + y * row_stride + x0;
+            for (int64_t i = 0; i < rounds; i++) {
+                const __m512i a = _mm512_maskz_loadu_epi64(m0, base + offsets[i]);
+                const __m512i b = _mm512_maskz_loadu_epi64(m1, base + offsets[i] + 8);
+                const uint64_t *wv = weights + i * o_pad + o0;
+                for (int j = 0; j < ROW_OUTPUTS; j++) {
+                    const __m512i wj = _mm512_set1_epi64((long long)wv[j]);
+                    acc[j][0] = _mm512_add_epi64(acc[j][0], _mm512_popcnt_epi64(_mm512_xor_si512(a, wj)));
+                    acc[j][1] = _mm512_add_epi64(acc[j][1], _mm512_popcnt_epi64(_mm512_xor_si512(b, wj)));
                 }
             }
+            __m512i sums[ROW_OUTPUTS][2];  /* what the epilogue indexes: acc itself stays in registers */
+            for (int j = 0; j < ROW_OUTPUTS; j++) sums[j][0] = acc[j][0], sums[j][1] = acc[j][1];
             __m256 rows[2][ROW_OUTPUTS];  /* [half][j]: output channel o0 + j of 8 pixels */
             for (int j = 0; j < ROW_OUTPUTS; j++) rows[0][j] = rows[1][j] = _mm256_setzero_ps();
             for (int j = 0; j < ROW_OUTPUTS && o0 + j < o; j++) {
                 const int64_t oc = o0 + j;
-                __m512i dot[2] = {_mm512_sub_epi64(full, _mm512_slli_epi64(acc[j][0], 1)),
-                                  _mm512_sub_epi64(full, _mm512_slli_epi64(acc[j][1], 1))};
+                __m512i dot[2] = {_mm512_sub_epi64(full, _mm512_slli_epi64(sums[j][0], 1)),
+                                  _mm512_sub_epi64(full, _mm512_slli_epi64(sums[j][1], 1))};
                 if (border) {
                     int64_t fix[ROW_PIXELS];
                     _mm512_storeu_si512((void *)fix, dot[0]);
