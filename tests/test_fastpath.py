@@ -67,6 +67,9 @@ def test_whole_network_against_keras(name, padding):
     # offset is added back once, where the body ends; the upsamplers' copies are broadcast
     assert sum(n.endswith("add_prelu_shift") for n in names) == {"bbcu-l": 0, "bbcu-m": 2}[name]
     assert sum(n.endswith("_restored") for n in names) == 1 and not any(n.endswith("_copies") for n in names)
+    # BBCU-M's last conv (3 outputs, fed from the NHWC region) is a Gemm and a sum of shifted
+    # taps; BBCU-L's follows a float conv in NCHW and stays a Conv
+    assert census["Gemm"] == {"bbcu-l": 0, "bbcu-m": 1}[name] and census["Conv"] == {"bbcu-l": 5, "bbcu-m": 1}[name]
     # BBCU-M's upsamplers add their nearest-upsampled input before the shuffle: only the
     # bilinear global residual is still a Resize; the binary part runs in NHWC, where BBCU-M's
     # shuffles are Reshape/Transpose/Reshape (BBCU-L's follow float convs and stay NCHW)
@@ -88,7 +91,7 @@ def test_folded_output_shifts_keep_the_output(rng):
     proto = fastpath.rewrite_checked(model, onnx_export.convert(model))
     names = [node.name for node in proto.graph.node]
     assert sum(n.endswith("add_prelu_shift") for n in names) == 2  # the two upsamplers' only
-    x = sample_image(24, 32, 3)[None]
+    x = np.stack([sample_image(24, 32, 3), sample_image(24, 32, 3)[::-1]])  # a batch of two
     assert agreement(model(x).numpy(), fastpath.runner(proto.SerializeToString(), 2)(x)).psnr_db >= 50
 
 
