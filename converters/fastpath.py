@@ -397,7 +397,7 @@ def _shift_source(x, index, constants):
 
 
 def _fold_shifts(graph, constants):
-    """RPReLU's output shift zeta (ReActNet Eq. 3) out of BBCU's residual stream (Eq. 5 of the
+    """RPReLU's output shift zeta (ReActNet Eq. 3) out of BBCU's residual stream (Eq. 8 of the
     BBCU paper: ``y = RPReLU(BinConv(sign(x + b))) + x``). ``y = (PRelu(.) + zeta) + x`` becomes
     ``PRelu(.) + x`` and the stream carries the running sum C of the zetas as a known offset:
     the next unit's sign takes threshold b + C (the op's threshold input), its residual sum
