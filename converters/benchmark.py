@@ -109,6 +109,12 @@ class Measurement:
     def as_dict(self):
         return asdict(self)
 
+    @classmethod
+    def local(cls, model, backend, threads, input_size, stats, peak_mib=None, note=""):
+        """A row measured on this machine from ``summary_ms`` statistics."""
+        return cls(model, backend, threads, input_size, f"local ({machine()})", stats["median_ms"], stats["p90_ms"],
+                   stats["min_ms"], stats["mean_ms"], stats["runs"], peak_mib, note)
+
 
 def measure(model, backend, make_runtime, threads, runs, warmup, input_size=None, seed=0):
     """Measure one runtime: ``make_runtime()`` is called inside the memory window, so the peak
@@ -118,9 +124,8 @@ def measure(model, backend, make_runtime, threads, runs, warmup, input_size=None
         h, w = rt.input_size if rt.input_size[0] is not None else input_size
         x = np.random.default_rng(seed).random((1, h, w, rt.channels), np.float32)
         stats = summary_ms(time_runs(rt, x, runs, warmup))
-    return Measurement(model, backend, threads, f"{h}x{w}", f"local ({machine()})", stats["median_ms"],
-                       stats["p90_ms"], stats["min_ms"], stats["mean_ms"], stats["runs"], memory.mib,
-                       "peak MiB: resident memory above the process's level before loading the model")
+    return Measurement.local(model, backend, threads, f"{h}x{w}", stats, memory.mib,
+                             "peak MiB: resident memory above the process's level before loading the model")
 
 
 def table(rows):

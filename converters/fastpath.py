@@ -147,12 +147,9 @@ def _threshold(source, channels, nchw, index, constants):
     """(input, threshold) when ``source`` is ``input + per-channel constant`` feeding only the
     sign, else (source, None)."""
     add = index.only(source, "Add")
-    if add is None:
-        return source, None
-    names = [i for i in add.input if i not in constants]
-    values = [constants[i] for i in add.input if i in constants]
-    vector = _channel_vector(values[0], channels, nchw) if len(names) == 1 and len(values) == 1 else None
-    return (names[0], vector) if vector is not None else (source, None)
+    pair = _constant_input(add, constants) if add is not None else None
+    vector = _channel_vector(constants[pair[1]], channels, nchw) if pair else None
+    return (pair[0], vector) if vector is not None else (source, None)
 
 
 def _prelu(graph, constants):
@@ -167,17 +164,17 @@ def _prelu(graph, constants):
         for positive_name, other in (node.input, reversed(node.input)):
             positive = only(positive_name, "Relu")
             shift = only(other, "Add")
-            mul_name = next((i for i in shift.input if i not in constants), None) if shift is not None else other
-            shift_value = next((i for i in shift.input if i in constants), None) if shift is not None else None
+            mul_name, shift_value = (_constant_input(shift, constants) or (None, None)) if shift is not None \
+                else (other, None)
             mul = only(mul_name, "Mul") if mul_name is not None else None
-            if positive is None or mul is None or (shift is not None and shift_value is None):
+            factor = _constant_input(mul, constants) if mul is not None else None
+            if positive is None or factor is None:
                 continue
-            negative_name = next((i for i in mul.input if i not in constants), None)
-            slope = next((constants[i] for i in mul.input if i in constants), None)
-            negative = only(negative_name, "Relu") if negative_name is not None else None
+            negative = only(factor[0], "Relu")
             neg = only(negative.input[0], "Neg") if negative is not None else None
-            if slope is None or neg is None or neg.input[0] != positive.input[0]:
+            if neg is None or neg.input[0] != positive.input[0]:
                 continue
+            slope = constants[factor[1]]
             stem = f"{node.name}_prelu"
             slope = _initializer(graph, constants, f"{stem}_slope", -np.asarray(slope, np.float32))
             new = [helper.make_node("PRelu", [positive.input[0], slope],
@@ -422,7 +419,8 @@ def _fold_shifts(graph, constants):
         nodes[at] = helper.make_node(node.op_type, inputs, node.output, name=node.name, domain=node.domain,
                                      **_attrs(node))
 
-    units = {}  # op position -> (shift node, residual node, zeta) of y = (PRelu(op(x)) + zeta) + x
+    # op position -> (shift node, residual node, zeta, PRelu output) of y = (PRelu(op(x)) + zeta) + x
+    units = {}
     for residual in nodes:
         for q, x in (residual.input, reversed(residual.input)) if residual.op_type == "Add" else ():
             shift = only(q, "Add")
@@ -433,7 +431,7 @@ def _fold_shifts(graph, constants):
                 continue
             zeta = _channel_vector(constants[pair[1]], int(constants[op.input[2]].size), nchw=False)
             if zeta is not None:
-                units[position[op.output[0]]] = shift, residual, zeta
+                units[position[op.output[0]]] = shift, residual, zeta, pair[0]
                 break
 
     for at, op in enumerate(nodes):
@@ -445,8 +443,7 @@ def _fold_shifts(graph, constants):
                 add_threshold(at, offset[x])
                 absorbed[x].add(at)
             continue
-        shift, residual, zeta = units[at]
-        prelu_out = _constant_input(shift, constants)[0]
+        shift, residual, zeta, prelu_out = units[at]
         source = _shift_source(x, index, constants) if x not in offset and readers[x] == {at, position[residual.output[0]]} \
             else None
         if source is not None:  # the upsampler's output comes out already shifted by zeta

@@ -259,9 +259,7 @@ def kernel(args):
             stats = benchmark.summary_ms(benchmark.time_runs(
                 lambda v: bitpacked.conv3x3(v, weights, args.padding, threads, isa, out=out, nhwc=True), x, args.runs,
                 args.warmup))
-            rows.append(benchmark.Measurement(name, f"bare kernel, {isa}", threads, f"{h}x{w}",
-                                              f"local ({benchmark.machine()})", stats["median_ms"], stats["p90_ms"],
-                                              stats["min_ms"], stats["mean_ms"], stats["runs"], None))
+            rows.append(benchmark.Measurement.local(name, f"bare kernel, {isa}", threads, f"{h}x{w}", stats))
             rate = macs / (stats["median_ms"] / 1000) / threads
             lines.append(f"- bare kernel, {isa}, {threads} threads: {rate / 1e9:.0f} G binary MACs/s/core = "
                          f"{100 * rate / peak:.0f}% of this core's popcount limit with {isa}, {peak / 1e9:.0f} G/s "
