@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef __x86_64__
 #include <immintrin.h>
 #endif
@@ -107,7 +108,8 @@ void bp_pack(const float *x, const float *threshold, int64_t h, int64_t w, int64
 #ifdef __x86_64__
 /* rows[j] holds output channel o0 + j of 8 neighbouring pixels (zero past the last channel);
  * written to an NHWC output of o channels from pixel `first` (numbered y * w + x): an 8x8
- * transpose in registers, then `outputs` contiguous floats a pixel. */
+ * transpose in registers, then `outputs` (at most 4, row_avx2's block) contiguous floats a
+ * pixel. */
 __attribute__((target("avx2")))
 static void store_nhwc(float *out, __m256 rows[8], int64_t pixels, int64_t first, int64_t o, int64_t o0, int64_t outputs) {
     const __m256 t0 = _mm256_unpacklo_ps(rows[0], rows[1]), t1 = _mm256_unpackhi_ps(rows[0], rows[1]);
@@ -122,11 +124,7 @@ static void store_nhwc(float *out, __m256 rows[8], int64_t pixels, int64_t first
                              _mm256_permute2f128_ps(s2, s6, 0x20), _mm256_permute2f128_ps(s3, s7, 0x20),
                              _mm256_permute2f128_ps(s0, s4, 0x31), _mm256_permute2f128_ps(s1, s5, 0x31),
                              _mm256_permute2f128_ps(s2, s6, 0x31), _mm256_permute2f128_ps(s3, s7, 0x31)};
-    if (outputs == 8) {  /* vmaskmovps is slow on AMD's cores: only for a tail */
-        for (int64_t p = 0; p < pixels; p++) _mm256_storeu_ps(out + (first + p) * o + o0, pixel[p]);
-        return;
-    }
-    if (outputs == 4) {  /* row_avx2's full blocks */
+    if (outputs == 4) {  /* row_avx2's full blocks; vmaskmovps is slow on AMD's cores: only for a tail */
         for (int64_t p = 0; p < pixels; p++) _mm_storeu_ps(out + (first + p) * o + o0, _mm256_castps256_ps128(pixel[p]));
         return;
     }
@@ -138,25 +136,33 @@ static void store_nhwc(float *out, __m256 rows[8], int64_t pixels, int64_t first
 /* Output channels of one weight block (the padding unit of the weights' last axis). */
 #define BLOCK 16
 
-/* What the +1 words of the packed border added to the dot product of output channel oc at
- * pixel (y, xx) under zero padding: LCE's correction, the sum of the outside taps' signs. */
-static int64_t zero_pad_correction(const int64_t *weight_ones, int64_t o, int64_t oc, int64_t y, int64_t xx,
-                                   int64_t h, int64_t w) {
-    int64_t total = 0;
-    for (int64_t t = 0; t < 9; t++) {
-        int64_t sy = y + t / 3 - 1, sx = xx + t % 3 - 1;
-        if (sy < 0 || sx < 0 || sy >= h || sx >= w) total += weight_ones[t * o + oc];
-    }
-    return total;
+/* Zero padding: a pixel's outside taps depend only on its border class, (cy, cx) with bit 0 of
+ * each set on the first row (column) and bit 1 on the last; corrections[(4 * cy + cx) * o_pad +
+ * oc] (zero past o) is what their +1 border words added to output channel oc's dot product, the sum of those
+ * taps' signs (LCE's correction). Made once a call: a 9-tap loop per border pixel and output
+ * channel took 40 % of a 64 -> 64 conv at 180x320. */
+static void zero_pad_table(int64_t *corrections, const int64_t *weight_ones, int64_t o, int64_t o_pad) {
+    for (int64_t cls = 0; cls < 16; cls++)
+        for (int64_t oc = 0; oc < o_pad; oc++) {
+            int64_t total = 0;
+            for (int64_t t = 0; t < 9; t++) {
+                const int64_t dy = t / 3 - 1, dx = t % 3 - 1, cy = cls / 4, cx = cls % 4;
+                if (oc < o && ((dy < 0 && cy & 1) || (dy > 0 && cy & 2) || (dx < 0 && cx & 1) || (dx > 0 && cx & 2)))
+                    total += weight_ones[t * o + oc];
+            }
+            corrections[cls * o_pad + oc] = total;
+        }
 }
 
-/* zero_pad_correction of the border pixels among the n pixels from (y, x0): dots[p] is pixel
- * x0 + p's dot product of output channel oc. */
-static void zero_pad_fix(int64_t *dots, int64_t n, const int64_t *weight_ones, int64_t o, int64_t oc, int64_t y,
+static int64_t border_class(int64_t y, int64_t x, int64_t h, int64_t w) {
+    return 4 * ((y == 0) | (y == h - 1) << 1) + ((x == 0) | (x == w - 1) << 1);
+}
+
+/* The zero-padding correction of the n pixels from (y, x0), in a block that has a border pixel:
+ * dots[p] is pixel x0 + p's dot product of output channel oc. */
+static void zero_pad_fix(int64_t *dots, int64_t n, const int64_t *corrections, int64_t o_pad, int64_t oc, int64_t y,
                          int64_t x0, int64_t h, int64_t w) {
-    const int edge_row = y == 0 || y == h - 1;
-    for (int64_t p = 0; p < n; p++)
-        if (edge_row || x0 + p == 0 || x0 + p == w - 1) dots[p] -= zero_pad_correction(weight_ones, o, oc, y, x0 + p, h, w);
+    for (int64_t p = 0; p < n; p++) dots[p] -= corrections[border_class(y, x0 + p, h, w) * o_pad + oc];
 }
 
 /* offsets[t * words + k]: where tap t's word k lies from an output pixel's top-left packed
@@ -193,7 +199,7 @@ static void pixel_portable(const uint64_t *window, int64_t row_stride, int64_t w
 __attribute__((target("avx2")))
 static void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c, int64_t words,
                      const uint64_t *nibbles, int64_t o, int64_t o_pad, const float *alpha,
-                     const int64_t *weight_ones, const float *bias, int pad_zero, int nhwc, float *out) {
+                     const int64_t *corrections, const float *bias, int pad_zero, int nhwc, float *out) {
     const int64_t word_stride = w + 2, row_stride = words * word_stride, rounds = 9 * words;
     int64_t offsets[rounds];
     tap_offsets(offsets, words, row_stride, word_stride);
@@ -244,7 +250,7 @@ static void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, in
                     int64_t fix[AVX2_PIXELS];
                     _mm256_storeu_si256((__m256i *)fix, dot[0]);
                     _mm256_storeu_si256((__m256i *)(fix + 4), dot[1]);
-                    zero_pad_fix(fix, n, weight_ones, o, oc, y, x0, h, w);
+                    zero_pad_fix(fix, n, corrections, o_pad, oc, y, x0, h, w);
                     dot[0] = _mm256_loadu_si256((const __m256i *)fix);
                     dot[1] = _mm256_loadu_si256((const __m256i *)(fix + 4));
                 }
@@ -262,15 +268,102 @@ static void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, in
     }
 }
 
-/* AVX-512 with VPOPCNTDQ, a whole output row: blocks of 16 pixels (two vectors, one lane a
- * pixel) times 8 output channels (their weight words broadcast), 16 accumulators; the output
- * is converted, scaled and stored 16 pixels at a time, contiguous in NCHW. */
+/* AVX-512 with VPOPCNTDQ, a whole output row into an NHWC output: lanes are output channels,
+ * so a pixel's outputs are contiguous in registers as in memory and go out without a transpose.
+ * Blocks of 2 pixels (their words broadcast) times `vectors` x 8 output channels (at most 64, a
+ * pass), 16 accumulators; weights are loaded once a round for both pixels. The zero-padding
+ * correction is a vector of the table's row. With `stream`, whole 64-byte lines go out with
+ * non-temporal stores: an output larger than the last-level cache is not read back from the
+ * cache anyway, and writing it through the cache first reads every line it overwrites. */
+#define NHWC_PIXELS 2
+__attribute__((target("avx512f,avx512dq,avx512vl,avx512vpopcntdq"), always_inline))
+static inline void pass_nhwc(const uint64_t *base, const int64_t *offsets, int64_t rounds, const uint64_t *weights,
+                             int64_t o_pad, int64_t o0, const int vectors, int64_t pixels, int64_t first,
+                             const int64_t *fix[NHWC_PIXELS], int64_t c, int64_t o, const float *alpha,
+                             const float *bias, int stream, float *out) {
+    __m512i acc[NHWC_PIXELS][8];
+    #pragma GCC unroll 8
+    for (int v = 0; v < vectors; v++) acc[0][v] = acc[1][v] = _mm512_setzero_si512();
+    for (int64_t i = 0; i < rounds; i++) {
+        const uint64_t *src = base + offsets[i];
+        const __m512i a0 = _mm512_set1_epi64((long long)src[0]), a1 = _mm512_set1_epi64((long long)src[pixels > 1]);
+        const uint64_t *wv = weights + i * o_pad + o0;
+        #pragma GCC unroll 8
+        for (int v = 0; v < vectors; v++) {
+            const __m512i wj = _mm512_loadu_si512((const void *)(wv + 8 * v));
+            acc[0][v] = _mm512_add_epi64(acc[0][v], _mm512_popcnt_epi64(_mm512_xor_si512(a0, wj)));
+            acc[1][v] = _mm512_add_epi64(acc[1][v], _mm512_popcnt_epi64(_mm512_xor_si512(a1, wj)));
+        }
+    }
+    const __m512i full = _mm512_set1_epi64(9 * c);
+    #pragma GCC unroll 2
+    for (int p = 0; p < NHWC_PIXELS; p++) {
+        if (p >= pixels) break;
+        float *dst = out + (first + p) * o + o0;
+        #pragma GCC unroll 4
+        for (int v = 0; v < vectors; v += 2) {
+            __m256 half[2];
+            #pragma GCC unroll 2
+            for (int u = 0; u < 2; u++) {
+                const int64_t oc = o0 + 8 * (v + u), left = o - oc;
+                const __mmask8 m = left >= 8 ? 0xFF : left <= 0 ? 0 : (__mmask8)((1u << left) - 1);
+                __m512i dot = _mm512_sub_epi64(full, _mm512_slli_epi64(acc[p][v + u], 1));
+                if (fix[p]) dot = _mm512_sub_epi64(dot, _mm512_loadu_si512((const void *)(fix[p] + oc)));
+                /* alpha * dot, then + bias: two roundings, as the graph's Mul and Add */
+                half[u] = _mm256_mul_ps(_mm512_cvtepi64_ps(dot), _mm256_maskz_loadu_ps(m, alpha + oc));
+                if (bias) half[u] = _mm256_add_ps(half[u], _mm256_maskz_loadu_ps(m, bias + oc));
+            }
+            const int64_t left = o - (o0 + 8 * v);
+            if (stream && left >= 16) {
+                _mm512_stream_ps(dst + 8 * v, _mm512_insertf32x8(_mm512_castps256_ps512(half[0]), half[1], 1));
+            } else {
+                const __mmask16 m = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+                _mm512_mask_storeu_ps(dst + 8 * v, m, _mm512_insertf32x8(_mm512_castps256_ps512(half[0]), half[1], 1));
+            }
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512dq,avx512vl,avx512vpopcntdq")))
+static void row_avx512_nhwc(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c, int64_t words,
+                            const uint64_t *weights, int64_t o, int64_t o_pad, const float *alpha,
+                            const int64_t *corrections, const float *bias, int pad_zero, int stream, float *out) {
+    const int64_t word_stride = w + 2, row_stride = words * word_stride, rounds = 9 * words;
+    int64_t offsets[rounds];
+    tap_offsets(offsets, words, row_stride, word_stride);
+    for (int64_t x0 = 0; x0 < w; x0 += NHWC_PIXELS) {
+        const int64_t pixels = w - x0 < NHWC_PIXELS ? w - x0 : NHWC_PIXELS;
+        const int64_t *fix[NHWC_PIXELS] = {NULL, NULL};
+        for (int64_t p = 0; pad_zero && p < pixels; p++) {
+            const int64_t cls = border_class(y, x0 + p, h, w);
+            if (cls) fix[p] = corrections + cls * o_pad;
+        }
+        const uint64_t *base = packed + y * row_stride + x0;
+        for (int64_t o0 = 0; o0 < o_pad; o0 += 64) {
+            const int64_t left = o_pad - o0;  /* a multiple of BLOCK = 16 */
+            if (left >= 64)
+                pass_nhwc(base, offsets, rounds, weights, o_pad, o0, 8, pixels, y * w + x0, fix, c, o, alpha, bias, stream, out);
+            else if (left == 48)
+                pass_nhwc(base, offsets, rounds, weights, o_pad, o0, 6, pixels, y * w + x0, fix, c, o, alpha, bias, stream, out);
+            else if (left == 32)
+                pass_nhwc(base, offsets, rounds, weights, o_pad, o0, 4, pixels, y * w + x0, fix, c, o, alpha, bias, stream, out);
+            else
+                pass_nhwc(base, offsets, rounds, weights, o_pad, o0, 2, pixels, y * w + x0, fix, c, o, alpha, bias, stream, out);
+        }
+    }
+    if (stream) _mm_sfence();  /* the streamed lines are out before another thread reads them */
+}
+
+/* AVX-512 with VPOPCNTDQ, a whole output row into an NCHW output: blocks of 16 pixels (two
+ * vectors, one lane a pixel) times 8 output channels (their weight words broadcast), 16
+ * accumulators; the output is converted, scaled and stored 16 pixels at a time, contiguous in
+ * NCHW. */
 #define ROW_PIXELS 16
 #define ROW_OUTPUTS 8
 __attribute__((target("avx512f,avx512dq,avx512vl,avx512vpopcntdq")))
 static void row_avx512(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c, int64_t words,
                        const uint64_t *weights, int64_t o, int64_t o_pad, const float *alpha,
-                       const int64_t *weight_ones, const float *bias, int pad_zero, int nhwc, float *out) {
+                       const int64_t *corrections, const float *bias, int pad_zero, float *out) {
     const int64_t word_stride = w + 2, row_stride = words * word_stride, rounds = 9 * words;
     const __m512i full = _mm512_set1_epi64(9 * c);
     int64_t offsets[rounds];
@@ -296,8 +389,6 @@ static void row_avx512(const uint64_t *packed, int64_t y, int64_t h, int64_t w, 
             }
             __m512i sums[ROW_OUTPUTS][2];  /* what the epilogue indexes: acc itself stays in registers */
             for (int j = 0; j < ROW_OUTPUTS; j++) sums[j][0] = acc[j][0], sums[j][1] = acc[j][1];
-            __m256 rows[2][ROW_OUTPUTS];  /* [half][j]: output channel o0 + j of 8 pixels */
-            for (int j = 0; j < ROW_OUTPUTS; j++) rows[0][j] = rows[1][j] = _mm256_setzero_ps();
             for (int j = 0; j < ROW_OUTPUTS && o0 + j < o; j++) {
                 const int64_t oc = o0 + j;
                 __m512i dot[2] = {_mm512_sub_epi64(full, _mm512_slli_epi64(sums[j][0], 1)),
@@ -306,7 +397,7 @@ static void row_avx512(const uint64_t *packed, int64_t y, int64_t h, int64_t w, 
                     int64_t fix[ROW_PIXELS];
                     _mm512_storeu_si512((void *)fix, dot[0]);
                     _mm512_storeu_si512((void *)(fix + 8), dot[1]);
-                    zero_pad_fix(fix, n, weight_ones, o, oc, y, x0, h, w);
+                    zero_pad_fix(fix, n, corrections, o_pad, oc, y, x0, h, w);
                     dot[0] = _mm512_loadu_si512((const void *)fix);
                     dot[1] = _mm512_loadu_si512((const void *)(fix + 8));
                 }
@@ -315,14 +406,8 @@ static void row_avx512(const uint64_t *packed, int64_t y, int64_t h, int64_t w, 
                     /* alpha * dot, then + bias: two roundings, as the graph's Mul and Add */
                     __m256 v = _mm256_mul_ps(_mm512_cvtepi64_ps(dot[half]), _mm256_set1_ps(alpha[oc]));
                     if (bias) v = _mm256_add_ps(v, _mm256_set1_ps(bias[oc]));
-                    rows[half][j] = v;
-                    if (!nhwc) _mm256_mask_storeu_ps(dst + 8 * half, half ? m1 : m0, v);
+                    _mm256_mask_storeu_ps(dst + 8 * half, half ? m1 : m0, v);
                 }
-            }
-            if (nhwc) {
-                const int64_t outputs = o - o0 < ROW_OUTPUTS ? o - o0 : ROW_OUTPUTS;
-                store_nhwc(out, rows[0], n < 8 ? n : 8, y * w + x0, o, o0, outputs);
-                if (n > 8) store_nhwc(out, rows[1], n - 8, y * w + x0 + 8, o, o0, outputs);
             }
         }
     }
@@ -407,7 +492,7 @@ int bp_best_isa(void) {
 /* One output row, a pixel at a time (the portable code). */
 static void row_by_pixel(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c, int64_t words,
                          const uint64_t *weights, int64_t o, int64_t o_pad, const float *alpha,
-                         const int64_t *weight_ones, const float *bias, int pad_zero, int nhwc, float *out) {
+                         const int64_t *corrections, const float *bias, int pad_zero, int nhwc, float *out) {
     const int64_t word_stride = w + 2, row_stride = words * word_stride;
     int64_t mismatches[BLOCK];
     for (int64_t xx = 0; xx < w; xx++) {
@@ -417,12 +502,28 @@ static void row_by_pixel(const uint64_t *packed, int64_t y, int64_t h, int64_t w
             pixel_portable(window, row_stride, word_stride, words, weights, o_pad, o0, mismatches);
             for (int64_t i = 0; i < BLOCK && o0 + i < o; i++) {
                 int64_t dot = 9 * c - 2 * mismatches[i];
-                if (border) dot -= zero_pad_correction(weight_ones, o, o0 + i, y, xx, h, w);
+                if (border) dot -= corrections[border_class(y, xx, h, w) * o_pad + o0 + i];
                 float v = alpha[o0 + i] * (float)dot;
                 out[nhwc ? (y * w + xx) * o + o0 + i : ((o0 + i) * h + y) * w + xx] = bias ? v + bias[o0 + i] : v;
             }
         }
     }
+}
+
+static int64_t stream_above = -1;
+
+/* Outputs of more bytes than this go out with non-temporal stores (AVX-512, NHWC, 16 output
+ * channels a pixel and a 64-byte aligned output); -1 (the default): the last-level cache's size,
+ * 32 MiB when the C library does not say. */
+void bp_set_stream_above(int64_t bytes) { stream_above = bytes; }
+
+static int64_t stream_threshold(void) {
+    if (stream_above >= 0) return stream_above;
+#ifdef _SC_LEVEL3_CACHE_SIZE
+    const long size = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (size > 0) return size;
+#endif
+    return 32 << 20;
 }
 
 /* out (o, h, w) float32 (NCHW; (h, w, o) with nhwc) = alpha[o] * (binary dot product over the
@@ -439,21 +540,29 @@ void bp_conv3x3(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t
         nibbles[2 * i] = weights[i] & 0x0F0F0F0F0F0F0F0FULL;
         nibbles[2 * i + 1] = (weights[i] >> 4) & 0x0F0F0F0F0F0F0F0FULL;
     }
+    int64_t *corrections = pad_zero ? malloc((size_t)(16 * o_pad) * sizeof(int64_t)) : NULL;
+    if (corrections) zero_pad_table(corrections, weight_ones, o, o_pad);
+    const int stream = nhwc && o % 16 == 0 && (uintptr_t)out % 64 == 0 && h * w * o * (int64_t)sizeof(float) > stream_threshold();
     #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t y = 0; y < h; y++) {
 #ifdef __x86_64__
+        if (isa == ISA_AVX512 && nhwc) {
+            row_avx512_nhwc(packed, y, h, w, c, words, weights, o, o_pad, alpha, corrections, bias, pad_zero, stream, out);
+            continue;
+        }
         if (isa == ISA_AVX512) {
-            row_avx512(packed, y, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, nhwc, out);
+            row_avx512(packed, y, h, w, c, words, weights, o, o_pad, alpha, corrections, bias, pad_zero, out);
             continue;
         }
         if (isa == ISA_AVX2) {
-            row_avx2(packed, y, h, w, c, words, nibbles, o, o_pad, alpha, weight_ones, bias, pad_zero, nhwc, out);
+            row_avx2(packed, y, h, w, c, words, nibbles, o, o_pad, alpha, corrections, bias, pad_zero, nhwc, out);
             continue;
         }
 #endif
-        row_by_pixel(packed, y, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, nhwc, out);
+        row_by_pixel(packed, y, h, w, c, words, weights, o, o_pad, alpha, corrections, bias, pad_zero, nhwc, out);
     }
     free(nibbles);
+    free(corrections);
 }
 
 /* ---- onnxruntime custom op "BinaryConv3x3" (domain lce_models.fastpath) ----------------

@@ -56,6 +56,8 @@ def _library():
     for setter in (lib.bp_set_threads, lib.bp_set_isa):
         setter.argtypes = [ctypes.c_int]
         setter.restype = None
+    lib.bp_set_stream_above.argtypes = [i64]
+    lib.bp_set_stream_above.restype = None
     return lib
 
 

@@ -14,6 +14,8 @@ SHAPES = [  # (N, C, H, W, O)
     (1, 1, 1, 1, 1), (2, 3, 5, 7, 5), (1, 63, 4, 9, 64), (1, 64, 13, 9, 64), (1, 65, 6, 5, 3), (1, 130, 7, 8, 17),
     (1, 64, 5, 6, 90),  # AVX-512 takes 64 output channels a pass, then single blocks
     (1, 260, 5, 9, 6),  # 45 rounds a pixel: AVX2 empties its byte counters after 31
+    (1, 70, 2, 37, 44),  # rows both first and last; blocks inside a row; an odd last pixel; a part vector
+    (1, 64, 9, 33, 128),  # two whole 64-output passes (AVX-512, NHWC)
 ]
 
 
@@ -45,6 +47,33 @@ def test_kernel_is_bit_exact(shape, pad, shifted, rng):
             np.testing.assert_array_equal(got, expected, err_msg=f"{isa}, {threads} threads")
             got = bitpacked.conv3x3(x_nhwc, weights, pad, threads, isa, bias, threshold, nhwc=True)
             np.testing.assert_array_equal(got, expected.transpose(0, 2, 3, 1), err_msg=f"NHWC, {isa}, {threads} threads")
+
+
+def aligned_empty(shape, alignment=64):
+    """A float32 array whose data starts on an `alignment`-byte boundary (as onnxruntime's arena
+    gives), which the kernel's non-temporal stores need."""
+    size = int(np.prod(shape))
+    buffer = np.empty(size + alignment // 4, np.float32)
+    start = (-buffer.ctypes.data % alignment) // 4
+    return buffer[start:start + size].reshape(shape)
+
+
+@pytest.mark.parametrize("o", [64, 48, 16])
+def test_streamed_output_is_bit_exact(o, rng):
+    """Outputs larger than the last-level cache go out with non-temporal stores; made to do so
+    here at any size, they give the same floats."""
+    n, c, h, w = 1, 70, 5, 19
+    x = rng.normal(size=(n, h, w, c)).astype(np.float32)
+    kernel, bias = binary_kernel(rng, o, c), rng.normal(size=o).astype(np.float32)
+    expected = bitpacked.reference_conv3x3(x.transpose(0, 3, 1, 2), kernel, "zero", bias).transpose(0, 2, 3, 1)
+    weights, lib = bitpacked.PackedWeights(kernel), bitpacked.library()
+    lib.bp_set_stream_above(0)
+    try:
+        for threads in (1, 2):
+            got = bitpacked.conv3x3(x, weights, "zero", threads, None, bias, out=aligned_empty((n, h, w, o)), nhwc=True)
+            np.testing.assert_array_equal(got, expected, err_msg=f"{threads} threads")
+    finally:
+        lib.bp_set_stream_above(-1)
 
 
 @pytest.mark.parametrize("nhwc", [False, True], ids=["NCHW", "NHWC"])
