@@ -415,26 +415,39 @@ static void row_avx512(const uint64_t *packed, int64_t y, int64_t h, int64_t w, 
 #endif
 
 /* The popcount limit of one core, what the kernel is measured against: `iterations` rounds of
- * xor + popcount + add on 16 independent register-resident vectors, no memory traffic. Each
- * round is 16 * 512 binary MACs (AVX-512) or 16 * 256 (AVX2: nibble-lookup popcount) or
- * 16 * 64 (portable). Returns a checksum so the work cannot be optimised away. */
+ * xor + popcount + add on independent chains of named (so register-resident: an array here is
+ * kept in memory and costs a load and a store a step) vectors, no memory traffic. A round is
+ * PEAK_WIDE chains of 512 bits (AVX-512), PEAK_NARROW chains of 256 (AVX2: nibble-lookup
+ * popcount, fewer chains as it needs more registers) or PEAK_NARROW words of 64 (portable);
+ * bitpacked.py counts the MACs of a round with the same numbers. Returns a checksum so the
+ * work cannot be optimised away. */
+#define PEAK_WIDE 12
+#define PEAK_NARROW 4
+#define CHAINS_4(X) X(0) X(1) X(2) X(3)
+#define CHAINS_12(X) CHAINS_4(X) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define SEED(j) (((j) + 1) * 0x9E3779B97F4A7C15ULL)
 #ifdef __x86_64__
 __attribute__((target("avx512f,avx512vpopcntdq")))
 static int64_t peak_avx512(int64_t iterations) {
-    __m512i acc[16], v[16];
     const __m512i key = _mm512_set1_epi64(0x5DEECE66DLL);
-    for (int j = 0; j < 16; j++) acc[j] = _mm512_setzero_si512(), v[j] = _mm512_set1_epi64(j * 0x9E3779B97F4A7C15ULL);
+#define DECLARE(j) __m512i acc##j = _mm512_setzero_si512(), v##j = _mm512_set1_epi64(SEED(j));
+#define STEP(j)                                                                                  \
+    __asm__ volatile("" : "+v"(v##j)); /* an opaque input each round: nothing is hoisted */     \
+    acc##j = _mm512_add_epi64(acc##j, _mm512_popcnt_epi64(_mm512_xor_si512(v##j, key)));
+#define GATHER(j) total = _mm512_add_epi64(total, acc##j);
+    CHAINS_12(DECLARE)
     for (int64_t i = 0; i < iterations; i++) {
-        for (int j = 0; j < 16; j++) {
-            __asm__ volatile("" : "+v"(v[j]));  /* an opaque input each round: nothing is hoisted */
-            acc[j] = _mm512_add_epi64(acc[j], _mm512_popcnt_epi64(_mm512_xor_si512(v[j], key)));
-        }
+        CHAINS_12(STEP)
     }
-    int64_t out[8], total = 0;
-    for (int j = 1; j < 16; j++) acc[0] = _mm512_add_epi64(acc[0], acc[j]);
-    _mm512_storeu_si512((void *)out, acc[0]);
-    for (int j = 0; j < 8; j++) total += out[j];
-    return total;
+    __m512i total = _mm512_setzero_si512();
+    CHAINS_12(GATHER)
+#undef DECLARE
+#undef STEP
+#undef GATHER
+    int64_t out[8], sum = 0;
+    _mm512_storeu_si512((void *)out, total);
+    for (int j = 0; j < 8; j++) sum += out[j];
+    return sum;
 }
 
 __attribute__((target("avx2")))
@@ -442,21 +455,28 @@ static int64_t peak_avx2(int64_t iterations) {
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                          0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m256i low = _mm256_set1_epi8(0x0F), key = _mm256_set1_epi64x(0x5DEECE66DLL);
-    __m256i acc[16], v[16];
-    for (int j = 0; j < 16; j++) acc[j] = _mm256_setzero_si256(), v[j] = _mm256_set1_epi64x(j * 0x9E3779B97F4A7C15ULL);
-    for (int64_t i = 0; i < iterations; i++) {
-        for (int j = 0; j < 16; j++) {
-            __asm__ volatile("" : "+x"(v[j]));
-            __m256i x = _mm256_xor_si256(v[j], key);
-            acc[j] = _mm256_add_epi8(acc[j], _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(x, low)),
-                                     _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), low))));
-        }
+#define DECLARE(j) __m256i acc##j = _mm256_setzero_si256(), v##j = _mm256_set1_epi64x(SEED(j));
+#define STEP(j)                                                                                   \
+    {                                                                                             \
+        __asm__ volatile("" : "+x"(v##j));                                                        \
+        __m256i x = _mm256_xor_si256(v##j, key);                                                  \
+        acc##j = _mm256_add_epi8(acc##j, _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(x, low)), \
+                                 _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), low)))); \
     }
-    int64_t out[4], total = 0;  /* byte sums wrap: only a checksum, the work is what counts */
-    for (int j = 1; j < 16; j++) acc[0] = _mm256_add_epi8(acc[0], acc[j]);
-    _mm256_storeu_si256((__m256i *)out, acc[0]);
-    for (int j = 0; j < 4; j++) total += out[j];
-    return total;
+#define GATHER(j) total = _mm256_add_epi8(total, acc##j);
+    CHAINS_4(DECLARE)
+    for (int64_t i = 0; i < iterations; i++) {
+        CHAINS_4(STEP)
+    }
+    __m256i total = _mm256_setzero_si256();  /* byte sums wrap: only a checksum, the work is what counts */
+    CHAINS_4(GATHER)
+#undef DECLARE
+#undef STEP
+#undef GATHER
+    int64_t out[4], sum = 0;
+    _mm256_storeu_si256((__m256i *)out, total);
+    for (int j = 0; j < 4; j++) sum += out[j];
+    return sum;
 }
 #endif
 
@@ -465,15 +485,17 @@ int64_t bp_popcount_peak(int which, int64_t iterations) {
     if (which == ISA_AVX512) return peak_avx512(iterations);
     if (which == ISA_AVX2) return peak_avx2(iterations);
 #endif
-    uint64_t v[16];
     int64_t total = 0;
-    for (int j = 0; j < 16; j++) v[j] = j * 0x9E3779B97F4A7C15ULL;
+#define DECLARE(j) uint64_t v##j = SEED(j);
+#define STEP(j)                          \
+    __asm__ volatile("" : "+r"(v##j));   \
+    total += popcount_portable(v##j ^ 0x5DEECE66DULL);
+    CHAINS_4(DECLARE)
     for (int64_t i = 0; i < iterations; i++) {
-        for (int j = 0; j < 16; j++) {
-            __asm__ volatile("" : "+r"(v[j]));
-            total += popcount_portable(v[j] ^ 0x5DEECE66DULL);
-        }
+        CHAINS_4(STEP)
     }
+#undef DECLARE
+#undef STEP
     return total;
 }
 

@@ -86,8 +86,9 @@ def isa_number(isa):
     return ISAS.index(isa)
 
 
-#: Binary MACs of one round of bp_popcount_peak: 16 vectors of 64, 256 or 512 bits.
-_PEAK_ROUND = {"portable": 16 * 64, "avx2": 16 * 256, "avx512": 16 * 512}
+#: Binary MACs of one round of bp_popcount_peak: bconv.c's PEAK_NARROW (4) words of 64 bits or
+#: vectors of 256, or PEAK_WIDE (12) vectors of 512.
+_PEAK_ROUND = {"portable": 4 * 64, "avx2": 4 * 256, "avx512": 12 * 512}
 
 
 def popcount_peak(isa=None, seconds=0.3):

@@ -135,3 +135,20 @@ def test_refuses_what_it_does_not_compute(rng):
         bitpacked.conv3x3(np.zeros((1, 3, 2, 2), np.float32), weights, bias=np.zeros(3))
     with pytest.raises(bitpacked.FastPathError, match="not available here"):
         bitpacked.conv3x3(np.zeros((1, 3, 2, 2), np.float32), weights, isa="neon")
+
+
+@pytest.mark.parametrize("isa", bitpacked.available_isas())
+def test_popcount_limit_does_the_work_it_counts(isa):
+    """The limit's checksum is what its counted rounds add up to: as many chains of as many
+    bits as popcount_peak multiplies by, each popcounted every round."""
+    width = {"portable": 64, "avx2": 256, "avx512": 512}[isa]
+    chains, rounds, key = bitpacked._PEAK_ROUND[isa] // width, 7, 0x5DEECE66D
+    seeds = [((j + 1) * 0x9E3779B97F4A7C15) % 2**64 for j in range(chains)]
+    lanes = np.array([s ^ key for s in seeds for _ in range(width // 64)], dtype=np.uint64)
+    if isa == "avx2":  # byte-wise sums that wrap, read back as int64 lanes
+        counts = np.unpackbits(lanes.view(np.uint8)[:, None], axis=1).sum(axis=1).reshape(chains, -1)
+        data = (counts.sum(axis=0) * rounds % 256).astype(np.uint8).view(np.int64)
+        expected = int(data.sum(dtype=np.int64))
+    else:
+        expected = rounds * int(np.unpackbits(lanes.view(np.uint8)).sum())
+    assert bitpacked.library().bp_popcount_peak(bitpacked.isa_number(isa), rounds) == expected
