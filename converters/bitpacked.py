@@ -86,9 +86,9 @@ def isa_number(isa):
     return ISAS.index(isa)
 
 
-#: Binary MACs of one round of bp_popcount_peak: bconv.c's PEAK_NARROW (4) words of 64 bits or
-#: vectors of 256, or PEAK_WIDE (12) vectors of 512.
-_PEAK_ROUND = {"portable": 4 * 64, "avx2": 4 * 256, "avx512": 12 * 512}
+#: Binary MACs of one round of bp_popcount_peak: 4 pairs of 64-bit words, 4 vectors of 256 bits or
+#: 12 of 512 (bconv.c's CHAINS_4 and CHAINS_12).
+_PEAK_ROUND = {"portable": 4 * 128, "avx2": 4 * 256, "avx512": 12 * 512}
 
 
 def popcount_peak(isa=None, seconds=0.3):

@@ -141,7 +141,7 @@ def test_refuses_what_it_does_not_compute(rng):
 def test_popcount_limit_does_the_work_it_counts(isa):
     """The limit's checksum is what its counted rounds add up to: as many chains of as many
     bits as popcount_peak multiplies by, each popcounted every round."""
-    width = {"portable": 64, "avx2": 256, "avx512": 512}[isa]
+    width = {"portable": 128, "avx2": 256, "avx512": 512}[isa]
     chains, rounds, key = bitpacked._PEAK_ROUND[isa] // width, 7, 0x5DEECE66D
     seeds = [((j + 1) * 0x9E3779B97F4A7C15) % 2**64 for j in range(chains)]
     lanes = np.array([s ^ key for s in seeds for _ in range(width // 64)], dtype=np.uint64)
