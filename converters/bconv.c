@@ -12,7 +12,9 @@
  * pixels only, what each outside tap contributed as +1 (LCE's zero-padding correction).
  *
  * Three instruction sets, picked at run time (bp_best_isa): AVX-512 with VPOPCNTDQ (a popcount
- * of eight words per instruction), AVX2 (popcount by nibble lookup) and portable C. Called
+ * of eight words per instruction; NHWC outputs with output channels as lanes, so a pixel's
+ * outputs leave as whole vectors, NCHW outputs with pixels as lanes), AVX2 (popcount by nibble
+ * lookup) and portable C. Threads split the output rows (OpenMP). Called
  * through ctypes (converters/bitpacked.py) and as an onnxruntime custom op (below); the module
  * init exists only so that setuptools builds this file as an extension of the normal install.
  */
