@@ -451,10 +451,7 @@ static int64_t peak_avx512(int64_t iterations) {
 #undef DECLARE
 #undef STEP
 #undef GATHER
-    int64_t out[8], sum = 0;
-    _mm512_storeu_si512((void *)out, total);
-    for (int j = 0; j < 8; j++) sum += out[j];
-    return sum;
+    return _mm512_reduce_add_epi64(total);
 }
 
 __attribute__((target("avx2")))
