@@ -274,13 +274,14 @@ static void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, in
  * so a pixel's outputs are contiguous in registers as in memory and go out without a transpose.
  * Blocks of 2 pixels (their words broadcast) times `vectors` x 8 output channels (at most 64, a
  * pass), 16 accumulators; weights are loaded once a round for both pixels. The zero-padding
- * correction is a vector of the table's row. With `stream`, whole 64-byte lines go out with
+ * correction is a vector of the table's row. `whole`: every lane is an output (no masks: the
+ * scalar mask arithmetic of the tail pass took a visible share of the kernel, perf). With `stream`, whole 64-byte lines go out with
  * non-temporal stores: an output larger than the last-level cache is not read back from the
  * cache anyway, and writing it through the cache first reads every line it overwrites. */
 #define NHWC_PIXELS 2
 __attribute__((target("avx512f,avx512dq,avx512vl,avx512vpopcntdq"), always_inline))
 static inline void pass_nhwc(const uint64_t *base, const int64_t *offsets, int64_t rounds, const uint64_t *weights,
-                             int64_t o_pad, int64_t o0, const int vectors, int64_t pixels, int64_t first,
+                             int64_t o_pad, int64_t o0, const int vectors, const int whole, int64_t pixels, int64_t first,
                              const int64_t *fix[NHWC_PIXELS], int64_t c, int64_t o, const float *alpha,
                              const float *bias, int stream, float *out) {
     __m512i acc[NHWC_PIXELS][8];
@@ -292,7 +293,10 @@ static inline void pass_nhwc(const uint64_t *base, const int64_t *offsets, int64
         const uint64_t *wv = weights + i * o_pad + o0;
         #pragma GCC unroll 8
         for (int v = 0; v < vectors; v++) {
-            const __m512i wj = _mm512_loadu_si512((const void *)(wv + 8 * v));
+            __m512i wj = _mm512_loadu_si512((const void *)(wv + 8 * v));
+            /* in a register for both pixels: else gcc folds the load into each xor, twice the
+             * loads (1 thread, 64 -> 64 at 180x320: 1.8-1.9 -> 1.3-1.6 ms a conv) */
+            __asm__("" : "+v"(wj));
             acc[0][v] = _mm512_add_epi64(acc[0][v], _mm512_popcnt_epi64(_mm512_xor_si512(a0, wj)));
             acc[1][v] = _mm512_add_epi64(acc[1][v], _mm512_popcnt_epi64(_mm512_xor_si512(a1, wj)));
         }
@@ -308,19 +312,24 @@ static inline void pass_nhwc(const uint64_t *base, const int64_t *offsets, int64
             #pragma GCC unroll 2
             for (int u = 0; u < 2; u++) {
                 const int64_t oc = o0 + 8 * (v + u), left = o - oc;
-                const __mmask8 m = left >= 8 ? 0xFF : left <= 0 ? 0 : (__mmask8)((1u << left) - 1);
+                const __mmask8 m = whole || left >= 8 ? 0xFF : left <= 0 ? 0 : (__mmask8)((1u << left) - 1);
                 __m512i dot = _mm512_sub_epi64(full, _mm512_slli_epi64(acc[p][v + u], 1));
                 if (fix[p]) dot = _mm512_sub_epi64(dot, _mm512_loadu_si512((const void *)(fix[p] + oc)));
                 /* alpha * dot, then + bias: two roundings, as the graph's Mul and Add */
-                half[u] = _mm256_mul_ps(_mm512_cvtepi64_ps(dot), _mm256_maskz_loadu_ps(m, alpha + oc));
-                if (bias) half[u] = _mm256_add_ps(half[u], _mm256_maskz_loadu_ps(m, bias + oc));
+                half[u] = _mm256_mul_ps(_mm512_cvtepi64_ps(dot), whole ? _mm256_loadu_ps(alpha + oc)
+                                                                       : _mm256_maskz_loadu_ps(m, alpha + oc));
+                if (bias) half[u] = _mm256_add_ps(half[u], whole ? _mm256_loadu_ps(bias + oc)
+                                                                 : _mm256_maskz_loadu_ps(m, bias + oc));
             }
+            const __m512 both = _mm512_insertf32x8(_mm512_castps256_ps512(half[0]), half[1], 1);
             const int64_t left = o - (o0 + 8 * v);
-            if (stream && left >= 16) {
-                _mm512_stream_ps(dst + 8 * v, _mm512_insertf32x8(_mm512_castps256_ps512(half[0]), half[1], 1));
+            if (stream && (whole || left >= 16)) {
+                _mm512_stream_ps(dst + 8 * v, both);
+            } else if (whole) {
+                _mm512_storeu_ps(dst + 8 * v, both);
             } else {
                 const __mmask16 m = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
-                _mm512_mask_storeu_ps(dst + 8 * v, m, _mm512_insertf32x8(_mm512_castps256_ps512(half[0]), half[1], 1));
+                _mm512_mask_storeu_ps(dst + 8 * v, m, both);
             }
         }
     }
@@ -341,17 +350,22 @@ static void row_avx512_nhwc(const uint64_t *packed, int64_t y, int64_t h, int64_
             if (cls) fix[p] = corrections + cls * o_pad;
         }
         const uint64_t *base = packed + y * row_stride + x0;
+#define PASS(vectors, whole) \
+    pass_nhwc(base, offsets, rounds, weights, o_pad, o0, vectors, whole, pixels, y * w + x0, fix, c, o, alpha, bias, stream, out)
         for (int64_t o0 = 0; o0 < o_pad; o0 += 64) {
             const int64_t left = o_pad - o0;  /* a multiple of BLOCK = 16 */
-            if (left >= 64)
-                pass_nhwc(base, offsets, rounds, weights, o_pad, o0, 8, pixels, y * w + x0, fix, c, o, alpha, bias, stream, out);
+            if (left >= 64 && o - o0 >= 64)
+                PASS(8, 1);  /* every lane an output: no masks (the common pass) */
+            else if (left >= 64)
+                PASS(8, 0);
             else if (left == 48)
-                pass_nhwc(base, offsets, rounds, weights, o_pad, o0, 6, pixels, y * w + x0, fix, c, o, alpha, bias, stream, out);
+                PASS(6, 0);
             else if (left == 32)
-                pass_nhwc(base, offsets, rounds, weights, o_pad, o0, 4, pixels, y * w + x0, fix, c, o, alpha, bias, stream, out);
+                PASS(4, 0);
             else
-                pass_nhwc(base, offsets, rounds, weights, o_pad, o0, 2, pixels, y * w + x0, fix, c, o, alpha, bias, stream, out);
+                PASS(2, 0);
         }
+#undef PASS
     }
     if (stream) _mm_sfence();  /* the streamed lines are out before another thread reads them */
 }
@@ -546,17 +560,20 @@ static void row_by_pixel(const uint64_t *packed, int64_t y, int64_t h, int64_t w
 static int64_t stream_above = -1;
 
 /* Outputs of more bytes than this go out with non-temporal stores (AVX-512, NHWC, 16 output
- * channels a pixel and a 64-byte aligned output); -1 (the default): the last-level cache's size,
- * 32 MiB when the C library does not say. */
+ * channels a pixel and a 64-byte aligned output); -1 (the default): a quarter of the last-level
+ * cache, 8 MiB when the C library does not say its size. An output of that size does not stay
+ * cached beside its input and its reader's output; written through the cache, each line is read
+ * first. Measured on bbcu-m x4 at 180x320 (14.7 MB outputs, a 32 MiB cache), 1 thread: streaming
+ * them too took the graph from 449-493 to 403-460 ms median. */
 void bp_set_stream_above(int64_t bytes) { stream_above = bytes; }
 
 static int64_t stream_threshold(void) {
     if (stream_above >= 0) return stream_above;
 #ifdef _SC_LEVEL3_CACHE_SIZE
     const long size = sysconf(_SC_LEVEL3_CACHE_SIZE);
-    if (size > 0) return size;
+    if (size > 0) return size / 4;
 #endif
-    return 32 << 20;
+    return 8 << 20;
 }
 
 /* out (o, h, w) float32 (NCHW; (h, w, o) with nhwc) = alpha[o] * (binary dot product over the
