@@ -29,11 +29,17 @@
 
 enum { ISA_PORTABLE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
 
+/* The bit count of each 64-bit lane of v (a uint64_t or a GCC vector of them), in place. */
+#define POPCOUNT_LANES(v)                                                   \
+    do {                                                                    \
+        v = v - ((v >> 1) & 0x5555555555555555ULL);                         \
+        v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL); \
+        v = (((v + (v >> 4)) & 0x0F0F0F0F0F0F0F0FULL) * 0x0101010101010101ULL) >> 56; \
+    } while (0)
+
 static int64_t popcount_portable(uint64_t v) {
-    v = v - ((v >> 1) & 0x5555555555555555ULL);
-    v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL);
-    v = (v + (v >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
-    return (int64_t)((v * 0x0101010101010101ULL) >> 56);
+    POPCOUNT_LANES(v);
+    return (int64_t)v;
 }
 
 /* Word k of one NHWC pixel (its channels side by side at p, threshold t or NULL), n <= 64 bits. */
@@ -274,10 +280,9 @@ static void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, in
  * so a pixel's outputs are contiguous in registers as in memory and go out without a transpose.
  * Blocks of 2 pixels (their words broadcast) times `vectors` x 8 output channels (at most 64, a
  * pass), 16 accumulators; weights are loaded once a round for both pixels. The zero-padding
- * correction is a vector of the table's row. `whole`: every lane is an output (no masks: the
- * scalar mask arithmetic of the tail pass took a visible share of the kernel, perf). With `stream`, whole 64-byte lines go out with
- * non-temporal stores: an output larger than the last-level cache is not read back from the
- * cache anyway, and writing it through the cache first reads every line it overwrites. */
+ * correction is a vector of the table's row. `whole`: every lane is an output, so no masks
+ * (their scalar arithmetic took a visible share of the kernel in perf). With `stream`, whole
+ * 64-byte lines go out with non-temporal stores (see stream_threshold). */
 #define NHWC_PIXELS 2
 __attribute__((target("avx512f,avx512dq,avx512vl,avx512vpopcntdq"), always_inline))
 static inline void pass_nhwc(const uint64_t *base, const int64_t *offsets, int64_t rounds, const uint64_t *weights,
@@ -354,7 +359,7 @@ static void row_avx512_nhwc(const uint64_t *packed, int64_t y, int64_t h, int64_
     pass_nhwc(base, offsets, rounds, weights, o_pad, o0, vectors, whole, pixels, y * w + x0, fix, c, o, alpha, bias, stream, out)
         for (int64_t o0 = 0; o0 < o_pad; o0 += 64) {
             const int64_t left = o_pad - o0;  /* a multiple of BLOCK = 16 */
-            if (left >= 64 && o - o0 >= 64)
+            if (o - o0 >= 64)
                 PASS(8, 1);  /* every lane an output: no masks (the common pass) */
             else if (left >= 64)
                 PASS(8, 0);
@@ -435,8 +440,8 @@ static void row_avx512(const uint64_t *packed, int64_t y, int64_t h, int64_t w, 
  * kept in memory and costs a load and a store a step) vectors, no memory traffic. A round is
  * 12 chains of 512 bits (AVX-512), 4 chains of 256 (AVX2: nibble-lookup popcount, fewer chains
  * as it needs more registers) or 4 pairs of 64-bit words (portable: the kernel's C popcount on
- * the two lanes the compiler vectorizes it to); bitpacked.py's _PEAK_ROUND counts the same. Returns a checksum so the
- * work cannot be optimised away. */
+ * the two lanes the compiler vectorizes it to); bitpacked.py's _PEAK_ROUND counts the same.
+ * Returns a checksum so the work cannot be optimised away. */
 #define CHAINS_4(X) X(0) X(1) X(2) X(3)
 #define CHAINS_12(X) CHAINS_4(X) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define SEED(j) (((j) + 1) * 0x9E3779B97F4A7C15ULL)
@@ -511,9 +516,8 @@ int64_t bp_popcount_peak(int which, int64_t iterations) {
     {                                                                                        \
         OPAQUE(v##j);                                                                        \
         pair x = v##j ^ 0x5DEECE66DULL;                                                      \
-        x = x - ((x >> 1) & 0x5555555555555555ULL); /* popcount_portable, lane by lane */   \
-        x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);               \
-        total += (((x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL) * 0x0101010101010101ULL) >> 56;  \
+        POPCOUNT_LANES(x); /* popcount_portable, lane by lane */                             \
+        total += x;                                                                          \
     }
     CHAINS_4(DECLARE)
     for (int64_t i = 0; i < iterations; i++) {
