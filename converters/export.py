@@ -7,6 +7,11 @@ same inputs (a photograph and random noise), and the report keeps max |diff| and
 import time
 from dataclasses import dataclass, field
 
+from lce_models.data.images import sample_image
+from lce_models.runtimes.bitpacked import session as bitpacked_session
+
+import numpy as np
+
 from converters import fastpath, tflite
 from converters import onnx as onnx_export
 from converters.verify import agreement, run_tflite, sign_flip_share
@@ -48,10 +53,19 @@ def keras_references(model, inputs):
     return {label: (x, model.predict(x, verbose=0)) for label, x in inputs.items()}
 
 
-def export(model, fmt, references, threads=2):
+def probes(input_size, channels, image=None):
+    """The two inputs every artifact is verified on: a photograph (``image``, default a Set14
+    image) and uniform noise, each a batch of one at ``input_size``."""
+    h, w = input_size
+    return {"photo": sample_image(h, w, channels, image)[None],
+            "random": np.random.default_rng(0).random((1, h, w, channels), np.float32)}
+
+
+def export(model, fmt, references, threads=2, sign_flips=True):
     """Convert ``model`` (built at a fixed shape, batch 1) to ``fmt`` and verify it against
     ``references`` (from ``keras_references``); raises ``ConversionError`` if the lowering
-    checks fail."""
+    checks fail. ``sign_flips``: for a ``.tflite``, also the share of binarized activations
+    whose sign differs from Keras's (one more conversion, of a probe model)."""
     start = time.perf_counter()
     if fmt == "tflite":
         data, census = tflite.convert_checked(model)
@@ -68,13 +82,26 @@ def export(model, fmt, references, threads=2):
         proto = fastpath.rewrite_checked(model, proto)
         census = fastpath.op_census(proto)
         data = proto.SerializeToString()
-        run = fastpath.runner(data, threads)
+        run = bitpacked_session.runner(data, threads)
     else:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     artifact = Artifact(fmt, data, census, time.perf_counter() - start)
     for label, (x, expected) in references.items():
         artifact.checks[label] = agreement(expected, run(x))
-    if fmt == "tflite":
+    if fmt == "tflite" and sign_flips:
         first_input = next(iter(references.values()))[0]
         artifact.sign_flip_share = sign_flip_share(model, first_input, threads)
     return artifact
+
+
+def artifact_name(config, fmt, input_size=None):
+    """The file name of a ``NetworkConfig``'s artifact in ``fmt``: ``<name>_x<scale>`` (with
+    ``_one-padding`` for a network built with ``padding="one"``), the fixed input size of a
+    ``.tflite``, and the format's suffix."""
+    stem = f"{config.name}_x{config.scale}" + ("_one-padding" if config.padding == "one" else "")
+    if fmt == "tflite":
+        h, w = input_size
+        return f"{stem}_{h}x{w}.tflite"
+    if fmt in ("onnx", "onnx-bitpacked"):
+        return stem + (".bitpacked.onnx" if fmt == "onnx-bitpacked" else ".onnx")
+    raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")

@@ -9,6 +9,9 @@ recomputed by Sign/Abs/ReduceMean nodes at every run: ``check_binary_weights`` v
 
 import collections
 
+from lce_models.models.freezing import freeze
+from lce_models.runtimes.onnx import onnx_runtime
+
 import numpy as np
 import onnx
 import onnxsim
@@ -16,9 +19,7 @@ import tensorflow as tf
 import tf2onnx
 from onnx import numpy_helper
 
-from converters.runtime import onnx_runtime
 from converters.tflite import ConversionError, expected_convolutions
-from lce_models.freezing import freeze
 
 OPSET = 17
 
@@ -26,7 +27,7 @@ OPSET = 17
 def convert(model, attempts=3):
     """Convert a Keras model to a simplified ONNX ``ModelProto`` with dynamic batch, height and
     width (whatever fixed shape the Keras model was built with). Bit-accumulated weights
-    (``lce_models.bam``) are frozen to constants first.
+    (``lce_models.models.bam``) are frozen to constants first.
 
     tf2onnx 1.17 sometimes drops the final ``Squeeze`` of a 1-channel graph (its NCHW <-> NHWC
     rewrite of C = 1 tensors into Reshape/Unsqueeze/Squeeze), giving a rank-5 output: seen in

@@ -1,6 +1,6 @@
 """Quality of trained SR models on every runtime they ship to, beside bicubic and the papers.
 
-A model is measured three ways on each test set (Y PSNR / SSIM, ``lce_models.evaluation``):
+A model is measured three ways on each test set (Y PSNR / SSIM, ``lce_models.evaluation.protocol``):
 
 * Keras, whole images;
 * its LCE flatbuffer in LCE's interpreter, converted at each LR image size the sets hold, so
@@ -12,14 +12,17 @@ The three must agree within ``AGREEMENT_DB``: the conversions are then proven on
 images themselves, beyond the two probes of ``converters.export``.
 """
 
+from lce_models.data.degradations import Degradation
+from lce_models.evaluation.protocol import bicubic, evaluate, keras_restorer
+from lce_models.runtimes.onnx import onnx_runtime
+from lce_models.runtimes.tflite import tflite_runtime
+
 import numpy as np
 from tqdm import tqdm
 
 from converters import onnx as onnx_export
-from converters import runtime, tflite
+from converters import tflite
 from converters.tflite import with_fixed_shape
-from lce_models.degradations import Degradation
-from lce_models.evaluation import bicubic, evaluate, keras_restorer
 
 #: Largest PSNR difference (dB) between the runtimes of one model on one set that passes.
 AGREEMENT_DB = 0.01
@@ -45,7 +48,7 @@ def flatbuffer_restorer(model, threads=2, kernels="default", progress=None):
                 progress(size)
             flatbuffers[size] = tflite.convert_checked(with_fixed_shape(model, size))[0]
         # One interpreter at a time: each holds its own arena (GiB at large sizes).
-        run = runtime.tflite_runtime(flatbuffers[size], threads, kernels)
+        run = tflite_runtime(flatbuffers[size], threads, kernels)
         return np.clip(run(lr[None])[0], 0.0, 1.0)
 
     return restore
@@ -53,7 +56,7 @@ def flatbuffer_restorer(model, threads=2, kernels="default", progress=None):
 
 def onnx_restorer(model, threads=None):
     """A restorer running ``model`` exported to ONNX (dynamic size) in onnxruntime."""
-    run = runtime.onnx_runtime(onnx_export.serialize(onnx_export.convert(with_fixed_shape(model, (48, 48)))),
+    run = onnx_runtime(onnx_export.serialize(onnx_export.convert(with_fixed_shape(model, (48, 48)))),
                                threads)
     return lambda lr: np.clip(run(lr[None])[0], 0.0, 1.0)
 

@@ -7,22 +7,14 @@ on a fixed input shape, and ``check_lowering`` counts the ops of the flatbuffer 
 layers of the Keras model.
 """
 
-import collections
+from lce_models.models import build_model
+from lce_models.models.complexity import is_binary_conv
+from lce_models.models.freezing import freeze
+from lce_models.runtimes.flatbuffer import BUILTIN_NAMES, LCE_CUSTOM_OPS, op_census
 
 import larq_compute_engine as lce
 import tensorflow as tf
 import tf_keras as keras
-from tensorflow.lite.python import schema_py_generated as schema
-from tensorflow.lite.python.schema_util import get_builtin_code_from_operator_code
-
-from lce_models import build_model
-from lce_models.freezing import freeze
-from lce_models.complexity import is_binary_conv
-
-#: Custom ops that LCE's runtime implements; any other custom op cannot run anywhere.
-LCE_CUSTOM_OPS = frozenset({"LceQuantize", "LceDequantize", "LceBconv2d", "LceBMaxPool2d"})
-
-_BUILTIN_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 
 
 class ConversionError(RuntimeError):
@@ -42,7 +34,7 @@ def with_fixed_shape(model, input_shape):
 def convert(model):
     """Convert a Keras model with a fixed input shape to an LCE flatbuffer (float32 in/out).
 
-    Bit-accumulated weights (``lce_models.bam``) are frozen to constants first.
+    Bit-accumulated weights (``lce_models.models.bam``) are frozen to constants first.
     """
     shape = model.input_shape
     if any(d is None for d in shape[1:3]):
@@ -63,30 +55,6 @@ def convert(model):
         logger.setLevel(level)
 
 
-def op_census(flatbuffer):
-    """Count the operators of every subgraph of a flatbuffer, by builtin or custom name."""
-    model = schema.Model.GetRootAsModel(flatbuffer, 0)
-    census = collections.Counter()
-    for s in range(model.SubgraphsLength()):
-        graph = model.Subgraphs(s)
-        for i in range(graph.OperatorsLength()):
-            code = model.OperatorCodes(graph.Operators(i).OpcodeIndex())
-            builtin = get_builtin_code_from_operator_code(code)
-            if builtin == schema.BuiltinOperator.CUSTOM:
-                census[code.CustomCode().decode()] += 1
-            else:
-                census[_BUILTIN_NAMES[builtin]] += 1
-    return census
-
-
-def input_size(flatbuffer):
-    """(H, W) of a flatbuffer's first input, read from the file without building an
-    interpreter (whose arena can take gigabytes)."""
-    graph = schema.Model.GetRootAsModel(flatbuffer, 0).Subgraphs(0)
-    _, h, w, _ = graph.Tensors(graph.Inputs(0)).ShapeAsNumpy()
-    return int(h), int(w)
-
-
 def expected_convolutions(model):
     """(binary, float) convolution counts of a Keras model."""
     # submodules: the convs inside float layers too (SpatialAttention's)
@@ -105,7 +73,7 @@ def check_lowering(model, census):
     if census["CONV_2D"] != floating:
         problems.append(f"{floating} float convolutions but {census['CONV_2D']} CONV_2D")
     stray = sorted(
-        op for op in census if op not in LCE_CUSTOM_OPS and op not in _BUILTIN_NAMES.values()
+        op for op in census if op not in LCE_CUSTOM_OPS and op not in BUILTIN_NAMES.values()
     )
     if stray:
         problems.append(f"custom ops no runtime implements: {', '.join(stray)}")

@@ -2,14 +2,15 @@
 
 from dataclasses import dataclass
 
+from lce_models.models.complexity import is_binary_conv
+from lce_models.runtimes.flatbuffer import output_names
+from lce_models.runtimes.tflite import tflite_runtime
+
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
-from tensorflow.lite.python import schema_py_generated as schema
 
-from converters.runtime import tflite_runtime
 from converters.tflite import convert
-from lce_models.complexity import is_binary_conv
 
 
 @dataclass(frozen=True)
@@ -57,18 +58,3 @@ def sign_flip_share(model, x, num_threads=2):
         flipped += int(np.count_nonzero((w >= 0) != (g >= 0)))
         total += g.size
     return flipped / total
-
-
-def output_names(flatbuffer):
-    """The Keras output name of each output of the flatbuffer, in the interpreter's order.
-
-    The converter reorders outputs; its signature keeps the Keras names with tensor indices.
-    """
-    model = schema.Model.GetRootAsModel(flatbuffer, 0)
-    graph = model.Subgraphs(0)
-    signature = model.SignatureDefs(0)
-    by_tensor = {
-        signature.Outputs(i).TensorIndex(): signature.Outputs(i).Name().decode()
-        for i in range(signature.OutputsLength())
-    }
-    return [by_tensor[graph.Outputs(i)] for i in range(graph.OutputsLength())]

@@ -18,7 +18,7 @@ def __getattr__(name):
     # Imported on first use, so that the TensorFlow-free parts (the PyTorch twins of
     # ``lce_models.torch_twin``, image files) load on a machine without TensorFlow.
     if name in __all__:
-        from lce_models import networks
+        from lce_models.models import registry as networks
 
         return getattr(networks, name)
     raise AttributeError(f"module 'lce_models' has no attribute {name!r}")

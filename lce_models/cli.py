@@ -1,20 +1,23 @@
-"""What the command-line tools share: argument types and one-line errors for user mistakes."""
+"""What the command-line tools share: the parser built from a tool's docstring, argument types,
+the network flags, and one-line errors with exit status 2 for user mistakes. Free of TensorFlow
+(the PyTorch tools use it too)."""
 
 import argparse
 import functools
 import sys
-from pathlib import Path
 
-from lce_models import model_card
-from lce_models.model_card import ModelCardError
-from lce_models.networks import NETWORKS, ConfigurationError, NetworkConfig
+from lce_models.errors import UserError
 
 #: Exit status for a user mistake (bad flag, unknown model, missing file), as argparse uses.
 USAGE_ERROR = 2
 
 
-class UserError(Exception):
-    """A mistake of the user's: printed as one line, exit status 2, no traceback."""
+def parser(doc, epilog_prefix=""):
+    """An ArgumentParser whose description is the first paragraph of a tool's docstring and
+    whose epilog is the rest, as written."""
+    head, _, rest = doc.strip().partition("\n\n")
+    return argparse.ArgumentParser(description=head, epilog=(epilog_prefix + rest) or None,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def size(text):
@@ -36,27 +39,56 @@ def key_value(text):
     return key, value
 
 
-def sr_card(spec, scale=4):
-    """The model card a tool's --models item names: a card .json as it is, or the shipped
-    weights of an SR network name (a user error when none ship)."""
-    if spec.endswith(".json"):
-        return Path(spec)
-    if spec not in NETWORKS or NETWORKS[spec].task != "sr":
-        raise UserError(f"{spec!r} is neither an SR network name nor a model card .json")
-    card = model_card.shipped(NetworkConfig(spec, scale).resolved())
-    if card is None:
-        raise UserError(f"no trained weights ship for {spec} x{scale} yet")
-    return card
+def int_list(text):
+    """argparse type for thread counts such as ``1,2,4``."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers such as 1,2,4, got {text!r}") from None
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError("thread counts must be >= 1")
+    return values
 
 
-#: Help of the network-variant flags the tools share.
-VARIANT_HELP = ("BBCU unit variant v1..v4 (default v4), or for bsrn/srresnet-bam: bam (the "
-                "paper), bam-learned, or the ablations w1, w2, a1, a2 (default bam)")
-BAM_OPTION_HELP = ("override a BAMOptions field of bsrn/srresnet-bam, e.g. reduce=mean, "
-                   "weight_terms=latent, weight_norm=none (repeatable)")
-UNIT_OPTION_HELP = ("override a UnitOptions field of a BBCU network, e.g. estimator=ede, "
-                    "weight_estimator=swish, balanced=true, weight_scale=pow2, attention=spatial, "
-                    "beta=5 (repeatable)")
+#: The network flags: flag -> (argparse keywords, the NetworkConfig field it sets).
+NETWORK_FLAGS = {
+    "--scale": (dict(type=int, choices=(2, 3, 4), help="SR scale of a network name (default 4)"), None),
+    "--variant": (dict(help="BBCU unit variant v1..v4 (default v4), or for bsrn/srresnet-bam: bam (the paper), "
+                            "bam-learned, or the ablations w1, w2, a1, a2 (default bam)"), "variant"),
+    "--padding": (dict(default="zero", help="binarized-input border of a network name: zero or one (default zero)"),
+                  "padding"),
+    "--channels": (dict(type=int, choices=(1, 3), help="1 (gray) or 3 (RGB), for a network name"), "channels"),
+    "--bam-option": (dict(type=key_value, action="append", metavar="KEY=VALUE",
+                          help="override a BAMOptions field of bsrn/srresnet-bam, e.g. reduce=mean, "
+                               "weight_terms=latent, weight_norm=none (repeatable)"), "bam_options"),
+    "--unit-option": (dict(type=key_value, action="append", metavar="KEY=VALUE",
+                           help="override a UnitOptions field of a BBCU network, e.g. estimator=ede, "
+                                "weight_estimator=swish, balanced=true, weight_scale=pow2, attention=spatial, "
+                                "beta=5 (repeatable)"), "unit_options"),
+}
+
+
+def add_network_flags(p, *flags, **overrides):
+    """Add the named network flags (``NETWORK_FLAGS``) to parser or group ``p``;
+    ``overrides``: argparse keywords by field, e.g. ``scale=dict(default=4)``."""
+    for flag in flags:
+        keywords, _ = NETWORK_FLAGS[flag]
+        p.add_argument(flag, **{**keywords, **overrides.get(flag.lstrip("-").replace("-", "_"), {})})
+
+
+def network_fields(args):
+    """The ``NetworkConfig`` fields that the network flags of ``args`` set (None where unset)."""
+    fields = {}
+    for flag, (_, field) in NETWORK_FLAGS.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"), None)
+        if field is None or value is None:
+            continue
+        if field == "bam_options":
+            value = dict(value)
+        elif field == "unit_options":
+            value = unit_options(value)
+        fields[field] = value
+    return fields
 
 
 def unit_options(pairs):
@@ -75,6 +107,11 @@ def unit_options(pairs):
     return options
 
 
+def log(message):
+    """A progress line on stderr, so that stdout keeps only the tool's results."""
+    print(message, file=sys.stderr, flush=True)
+
+
 def main(function):
     """Run a tool's ``main``: user mistakes become ``error: ...`` and exit status 2."""
 
@@ -82,7 +119,7 @@ def main(function):
     def wrapper(argv=None):
         try:
             return function(argv)
-        except (UserError, ConfigurationError, ModelCardError, FileNotFoundError) as e:
+        except (UserError, FileNotFoundError) as e:
             print(f"error: {e}", file=sys.stderr)
             return USAGE_ERROR
 

@@ -1,9 +1,9 @@
 import lce_models  # noqa: F401  (selects Keras 2 before TensorFlow loads)
+from lce_models.models.complexity import is_binary_conv
+
 import numpy as np
 import pytest
 import tf_keras as keras
-
-from lce_models.complexity import is_binary_conv
 
 
 def is_float_conv(layer):

@@ -1,7 +1,7 @@
 """Golden vectors shared with the Android app's JVM module (``android_demo/tilecore``).
 
-Each case is a small RGB image, the tile plan ``lce_models.tiling`` makes for it, the image
-that ``lce_models.upscaling.upscale`` (the code path of ``tools/upscale.py``) stitches from a
+Each case is a small RGB image, the tile plan ``lce_models.upscaling.tiling`` makes for it, the image
+that ``lce_models.upscaling.photo.upscale`` (the code path of ``tools/upscale.py``) stitches from a
 stub per-tile model, and Pillow's bicubic upscale (the app's baseline). The stub is a 3x3
 maximum clamped inside the tile, then nearest-neighbour x scale: exact in float, and it
 depends on each tile's borders, so a wrong plan, padding or crop changes the output.
@@ -11,12 +11,13 @@ Java against it. Rewrite the file with ``python tests/golden_tiling.py``.
 
 from pathlib import Path
 
+from lce_models.data.photos import Photo
+from lce_models.runtimes.base import Runtime
+from lce_models.upscaling import photo as upscaling
+from lce_models.upscaling import tiling
+
 import numpy as np
 from PIL import Image
-
-from converters.runtime import Runtime
-from lce_models import tiling, upscaling
-from lce_models.photos import Photo
 
 PATH = Path(__file__).parent / "fixtures" / "tiling_golden.txt"
 #: name, image (H, W), tile (H, W), overlap, scale

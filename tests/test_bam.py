@@ -1,20 +1,21 @@
 """Bit accumulation (BSRN): the weight and activation equations against numpy, the ablations,
 freezing, conversion of an HPB block, and the paper's Table 3 totals."""
 
+from lce_models.data.images import sample_image
+from lce_models.models import NetworkConfig, build_model, model_card
+from lce_models.models.bam import HPB, LB, VARIANTS, ActivationAccumulator, BAMConv2D, BAMOptions, Group
+from lce_models.models.complexity import PAPER_INPUT, count
+from lce_models.models.freezing import freeze
+from lce_models.models.registry import ConfigurationError
+
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras as keras
-
 from conftest import randomize_weights
+
 from converters.tflite import convert_checked
 from converters.verify import agreement, run_tflite
-from lce_models import NetworkConfig, build_model, model_card
-from lce_models.bam import HPB, LB, VARIANTS, ActivationAccumulator, BAMConv2D, BAMOptions, Group
-from lce_models.freezing import freeze
-from lce_models.complexity import PAPER_INPUT, count
-from lce_models.data import sample_image
-from lce_models.networks import ConfigurationError
 
 
 def sign(x):
@@ -84,7 +85,7 @@ def test_solved_coefficients_are_the_least_squares_fit():
     model = randomize_weights(lb_model(), seed=6)
     conv = model.get_layer("lb_conv1x1b_bconv")
     terms = [conv.sources[0].binary_sign()[1:2, 1:2], conv.sources[1].binary_sign(), tf.sign(conv.kernel)]
-    from lce_models.bam import solve_coefficients
+    from lce_models.models.bam import solve_coefficients
 
     a = solve_coefficients(conv.kernel, terms).numpy()
     residual = lambda c: np.sum((conv.kernel.numpy() - sum(c[i] * t.numpy() for i, t in enumerate(terms))) ** 2)  # noqa: E731
@@ -98,7 +99,7 @@ def test_latent_terms_make_solved_coefficients_degenerate():
     """Why the default accumulates 1-bit terms: with float terms Eq. 6 returns a = e_n."""
     model = randomize_weights(lb_model(BAMOptions(weight_terms="latent")), seed=7)
     conv = model.get_layer("lb_conv1x1b_bconv")
-    from lce_models.bam import solve_coefficients
+    from lce_models.models.bam import solve_coefficients
 
     terms = [s.kernel[1:2, 1:2] if s.kernel.shape[0] == 3 else s.kernel for s in conv.sources] + [conv.kernel]
     np.testing.assert_allclose(solve_coefficients(conv.kernel, terms).numpy(), np.eye(3)[:, [2]] * np.ones((1, 8)), atol=1e-4)

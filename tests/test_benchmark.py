@@ -11,14 +11,17 @@ import sys
 import time
 from pathlib import Path
 
+from lce_models.models import NetworkConfig, build_model
+from lce_models.runtimes.tflite import KERNELS, tflite_runtime
+
 import numpy as np
 import pytest
-
-from converters import benchmark, remote, runtime
-from converters.tflite import convert_checked
-from lce_models import NetworkConfig, build_model
 from conftest import randomize_weights
 from test_tools import TOOLS, tool
+
+from converters.benchmarking import measure as benchmark
+from converters.benchmarking import remote
+from converters.tflite import convert_checked
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "benchmark_model"
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
@@ -82,10 +85,10 @@ def test_local_benchmark_rows_and_json(flatbuffer, tmp_path, capsys):
 def test_every_lce_configuration_computes_the_same(flatbuffer):
     data = flatbuffer.read_bytes()
     x = np.random.default_rng(5).random((1, 16, 16, 3), np.float32)
-    reference = runtime.tflite_runtime(data, 1, "reference")(x)
-    for kernels in runtime.KERNELS:
+    reference = tflite_runtime(data, 1, "reference")(x)
+    for kernels in KERNELS:
         for xnnpack in (False, True):
-            np.testing.assert_allclose(runtime.tflite_runtime(data, 2, kernels, xnnpack)(x), reference, atol=1e-5)
+            np.testing.assert_allclose(tflite_runtime(data, 2, kernels, xnnpack)(x), reference, atol=1e-5)
 
 
 def free_port():
@@ -247,7 +250,7 @@ def test_suite_table_and_quality_plot(tmp_path, monkeypatch, capsys):
 def test_kernel_mode(tmp_path, capsys):
     """--kernel: one binary conv on LCE, the fast path in onnxruntime and the bare kernel in
     each instruction set this CPU runs, with MACs/s/core against the popcount limit."""
-    from converters import bitpacked
+    from lce_models.runtimes import bitpacked
 
     argv = ["--kernel", "--channels", "8", "--input-size", "12x10", "--threads", "1", "--runs", "2", "--warmup", "0",
             "--kernels", "indirect-bgemm", "--out", str(tmp_path), "--json", str(tmp_path / "k.json")]

@@ -1,14 +1,14 @@
-"""The fast path's bit-packed binary convolution (converters/bconv.c) against plain NumPy:
+"""The fast path's bit-packed binary convolution (lce_models/runtimes/bitpacked/bconv.c) against plain NumPy:
 bit-exact for odd sizes, channel counts that are not multiples of 64, borders, both paddings,
 with and without threshold and bias, NCHW and NHWC, each instruction set this CPU runs, one and
 two threads."""
 
 from pathlib import Path
 
+from lce_models.runtimes import bitpacked
+
 import numpy as np
 import pytest
-
-from converters import bitpacked
 
 SHAPES = [  # (N, C, H, W, O)
     (1, 1, 1, 1, 1), (2, 3, 5, 7, 5), (1, 63, 4, 9, 64), (1, 64, 13, 9, 64), (1, 65, 6, 5, 3), (1, 130, 7, 8, 17),

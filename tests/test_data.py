@@ -1,10 +1,10 @@
 """Image loading."""
 
+from lce_models.data.images import DATA_ROOT, image_files, open_image, sample_image, to_array
+
 import numpy as np
 import pytest
 from PIL import Image
-
-from lce_models.data import DATA_ROOT, image_files, open_image, sample_image, to_array
 
 needs_data = pytest.mark.skipif(not (DATA_ROOT / "test").is_dir(), reason="shared data absent")
 

@@ -1,13 +1,13 @@
 """The on-the-fly degradations: bicubic against the MATLAB-made LR, noise, JPEG."""
 
+from lce_models.data.degradations import Degradation, add_noise, bicubic_downscale, jpeg
+from lce_models.data.images import DATA_ROOT
+from lce_models.evaluation.metrics import psnr
+from lce_models.evaluation.protocol import bicubic, load_set
+
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from lce_models.data import DATA_ROOT
-from lce_models.degradations import Degradation, add_noise, bicubic_downscale, jpeg
-from lce_models.evaluation import bicubic, load_set
-from lce_models.metrics import psnr
 
 needs_data = pytest.mark.skipif(not (DATA_ROOT / "test").is_dir(), reason="shared data absent")
 

@@ -1,11 +1,11 @@
 """Test sets: layouts, pairs and their errors."""
 
+from lce_models.data.degradations import Degradation
+from lce_models.evaluation.protocol import evaluate, identity, load_set, set_folders
+
 import numpy as np
 import pytest
 from PIL import Image
-
-from lce_models.degradations import Degradation
-from lce_models.evaluation import evaluate, identity, load_set, set_folders
 
 
 def test_set_errors(tmp_path):

@@ -1,21 +1,24 @@
-"""The x86-64 fast path in onnxruntime (converters/fastpath.py): every binarized convolution of
+"""The x86-64 fast path in onnxruntime (converters/fastpath): every binarized convolution of
 the exported graph becomes one BinaryConv3x3 run by the C kernel, and the whole network still
 computes what Keras computes."""
 
 import json
 
+from lce_models.data.images import sample_image
+from lce_models.models import NetworkConfig, build_model, model_card
+from lce_models.runtimes import bitpacked
+from lce_models.runtimes.bitpacked import session as bitpacked_session
+
 import numpy as np
 import pytest
+from conftest import randomize_weights
 from onnx import helper
 from PIL import Image
+from test_tools import tool
 
-from conftest import randomize_weights
-from converters import bitpacked, fastpath
+from converters import fastpath
 from converters import onnx as onnx_export
 from converters.verify import agreement
-from lce_models import NetworkConfig, build_model, model_card
-from lce_models.data import sample_image
-from test_tools import tool
 
 
 def test_custom_op_is_the_kernel(rng):
@@ -37,16 +40,16 @@ def test_custom_op_is_the_kernel(rng):
     for pad, isa in [(pad, isa) for pad in bitpacked.PADS for isa in bitpacked.available_isas()]:
         for optional, (b, t) in cases.items():
             node = helper.make_node("BinaryConv3x3", ["x", "bits", "alpha", "ones", *optional], ["y"],
-                                    domain=fastpath.DOMAIN, pad_zero=int(pad == "zero"))
+                                    domain=bitpacked_session.DOMAIN, pad_zero=int(pad == "zero"))
             graph = helper.make_graph(
                 [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, c, None, None])],
                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, o, None, None])], constants)
             proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
-                                                            helper.make_opsetid(fastpath.DOMAIN, 1)])
-            session = fastpath.session(proto.SerializeToString(), 2, isa=isa)
+                                                            helper.make_opsetid(bitpacked_session.DOMAIN, 1)])
+            session = bitpacked_session.session(proto.SerializeToString(), 2, isa=isa)
             np.testing.assert_array_equal(session.run(None, {"x": x})[0], bitpacked.reference_conv3x3(x, kernel, pad, b, t),
                                           err_msg=f"{pad} {optional} {isa}")
-    fastpath.session(proto.SerializeToString())  # the best instruction set again for later sessions
+    bitpacked_session.session(proto.SerializeToString())  # the best instruction set again for later sessions
 
 
 @pytest.mark.parametrize("name,padding", [("bbcu-l", "zero"), ("bbcu-m", "one")])
@@ -77,7 +80,7 @@ def test_whole_network_against_keras(name, padding):
     nhwc = [n for n in proto.graph.node if n.op_type == "BinaryConv3x3"]
     assert all(helper.get_attribute_value(next(a for a in n.attribute if a.name == "nhwc")) == 1 for n in nhwc)
     x = sample_image(24, 32, 3)[None]
-    assert agreement(model(x).numpy(), fastpath.runner(proto.SerializeToString(), 2)(x)).psnr_db >= 50
+    assert agreement(model(x).numpy(), bitpacked_session.runner(proto.SerializeToString(), 2)(x)).psnr_db >= 50
 
 
 def test_folded_output_shifts_keep_the_output(rng):
@@ -92,7 +95,7 @@ def test_folded_output_shifts_keep_the_output(rng):
     names = [node.name for node in proto.graph.node]
     assert sum(n.endswith("add_prelu_shift") for n in names) == 2  # the two upsamplers' only
     x = np.stack([sample_image(24, 32, 3), sample_image(24, 32, 3)[::-1]])  # a batch of two
-    assert agreement(model(x).numpy(), fastpath.runner(proto.SerializeToString(), 2)(x)).psnr_db >= 50
+    assert agreement(model(x).numpy(), bitpacked_session.runner(proto.SerializeToString(), 2)(x)).psnr_db >= 50
 
 
 @pytest.mark.parametrize("name", ["bbcu-l", "bbcu-m"])

@@ -1,9 +1,9 @@
 """The float layers around the binary convolutions, against hand-computed values."""
 
+from lce_models.models.layers import ChannelGroupMean, ChannelRepeat, LearnableBias, PixelShuffle, RPReLU
+
 import numpy as np
 import tensorflow as tf
-
-from lce_models.layers import ChannelGroupMean, ChannelRepeat, LearnableBias, PixelShuffle, RPReLU
 
 
 def test_learnable_bias_adds_per_channel():

@@ -1,13 +1,13 @@
 """PSNR / SSIM against the check figures of ../shared/data/README.md and scikit-image."""
 
+from lce_models.data.degradations import Degradation
+from lce_models.data.images import DATA_ROOT
+from lce_models.evaluation.metrics import _pair, psnr, ssim, to_y
+from lce_models.evaluation.protocol import bicubic, evaluate, load_set
+
 import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
-
-from lce_models.data import DATA_ROOT
-from lce_models.degradations import Degradation
-from lce_models.evaluation import bicubic, evaluate, load_set
-from lce_models.metrics import _pair, psnr, ssim, to_y
 
 needs_data = pytest.mark.skipif(not (DATA_ROOT / "test" / "Set5").is_dir(), reason="shared data absent")
 

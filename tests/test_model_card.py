@@ -2,12 +2,12 @@
 
 import json
 
+from lce_models.models import NetworkConfig, build_model, model_card
+from lce_models.models.model_card import ModelCardError, load, save, ship, shipped
+
 import numpy as np
 import pytest
-
 from conftest import randomize_weights
-from lce_models import NetworkConfig, build_model, model_card
-from lce_models.model_card import ModelCardError, load, save, ship, shipped
 
 
 def saved(tmp_path):

@@ -2,13 +2,13 @@
 
 from dataclasses import asdict
 
+from lce_models.models import NETWORKS, NetworkConfig, build_model
+from lce_models.models.complexity import PAPER_INPUT, count
+from lce_models.models.registry import ConfigurationError
+from lce_models.models.units import UnitOptions
+
 import numpy as np
 import pytest
-
-from lce_models import NETWORKS, NetworkConfig, build_model
-from lce_models.complexity import PAPER_INPUT, count
-from lce_models.networks import ConfigurationError
-from lce_models.units import UnitOptions
 
 SR = [(n, s) for n, spec in NETWORKS.items() if spec.task == "sr" for s in spec.scales]
 

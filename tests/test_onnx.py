@@ -1,13 +1,14 @@
 """ONNX export: dynamic size, binary weights folded, outputs equal to Keras."""
 
+from lce_models.models import NetworkConfig, build_model
+
 import numpy as np
 import pytest
 import tf_keras as keras
-
 from conftest import randomize_weights
+
 from converters.onnx import binary_weight_convs, check_binary_weights, convert, op_census, run_onnx, serialize
 from converters.tflite import ConversionError
-from lce_models import NetworkConfig, build_model
 
 
 @pytest.mark.parametrize("name,scale", [("bbcu-l", 4), ("bbcu-m", 3), ("srresnet-fp", 2), ("bbcu-car", 1), ("bsrn", 3), ("srresnet-bam", 2)])

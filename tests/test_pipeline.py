@@ -1,12 +1,12 @@
 """The tf.data training pipeline: which images it keeps, what it draws, and that a sample is a
 pure function of its index (the ground of exact resumption)."""
 
+from lce_models.data.degradations import Degradation
+from lce_models.data.pipeline import ImageBank, dataset
+
 import numpy as np
 import pytest
 from PIL import Image
-
-from lce_models.degradations import Degradation
-from lce_models.pipeline import ImageBank, dataset
 
 
 @pytest.fixture

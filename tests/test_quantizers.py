@@ -1,11 +1,11 @@
 """The binarizers: forward values and gradients against numbers worked out by hand."""
 
+from lce_models.models import quantizers
+from lce_models.models.units import UnitOptions, binary_conv
+
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from lce_models import quantizers
-from lce_models.units import UnitOptions, binary_conv
 
 
 def value_and_grad(quantizer, x):

@@ -3,16 +3,17 @@ runs agree on benchmark images, and every shipped x4 SR model clears the quality
 
 import json
 
-import pytest
-from PIL import Image
+from lce_models.data.degradations import Degradation
+from lce_models.data.images import DATA_ROOT
+from lce_models.evaluation.protocol import bicubic, evaluate, keras_restorer
+from lce_models.models import NetworkConfig, build_model, model_card
 
+import pytest
 from conftest import randomize_weights
-from converters import quality
-from lce_models import NetworkConfig, build_model, model_card
-from lce_models.data import DATA_ROOT
-from lce_models.degradations import Degradation
-from lce_models.evaluation import bicubic, evaluate, keras_restorer
+from PIL import Image
 from test_tools import tool
+
+from converters import quality
 
 SET5 = DATA_ROOT / "test" / "Set5"
 #: Issue 7: a shipped x4 SR model is at least 2.0 dB above bicubic on Set5 (Y PSNR).

@@ -1,12 +1,12 @@
 """The tile plan and stitching: exact partition, enough context, whole-image equality."""
 
+from lce_models.evaluation.protocol import keras_restorer
+from lce_models.models.layers import PixelShuffle
+from lce_models.upscaling import tiling
+
 import numpy as np
 import pytest
 import tf_keras as keras
-
-from lce_models import tiling
-from lce_models.evaluation import keras_restorer
-from lce_models.layers import PixelShuffle
 
 
 @pytest.mark.parametrize("size,length,overlap", [(7, 16, 3), (16, 16, 3), (17, 16, 3), (100, 16, 3),

@@ -4,11 +4,11 @@ import importlib.util
 import json
 from pathlib import Path
 
-import pytest
+from lce_models.models import NetworkConfig, build_model
+from lce_models.models.model_card import save
 
+import pytest
 from conftest import randomize_weights
-from lce_models import NetworkConfig, build_model
-from lce_models.model_card import save
 
 TOOLS = Path(__file__).resolve().parent.parent / "tools"
 

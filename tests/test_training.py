@@ -10,12 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+from lce_models.data.images import DATA_ROOT
+from lce_models.models import build_model, model_card
+
 import numpy as np
 import pytest
 import tf_keras as keras
-
-from lce_models import build_model, model_card
-from lce_models.data import DATA_ROOT
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--model", "bbcu-l", "--scale", "2", "--depth", "1", "--n-feats", "8", "--train", "T91",
@@ -101,10 +101,10 @@ import lce_models
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from lce_models import NetworkConfig
-from lce_models.data import DATA_ROOT
-from lce_models.degradations import Degradation
-from lce_models.training import TrainingPlan, train
+from lce_models.models import NetworkConfig
+from lce_models.data.images import DATA_ROOT
+from lce_models.data.degradations import Degradation
+from lce_models.training.trainer import TrainingPlan, train
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"][: int(sys.argv[2])])
 plan = TrainingPlan(steps=2, batch_size=4, patch=12, learning_rate=1e-2, validate_every=9,
                     data=(DATA_ROOT / "train" / "T91",))
@@ -167,8 +167,8 @@ def test_two_workers_from_tf_config(tmp_path):
 def test_a_run_folder_from_before_a_config_field_existed_still_resumes(tmp_path):
     """run.json files written before NetworkConfig gained fields (n_feats, bam_options...) hold
     only the old keys; they describe the same run and must not block resuming it."""
-    from lce_models import NetworkConfig
-    from lce_models.training import SetupError, _claim
+    from lce_models.models import NetworkConfig
+    from lce_models.training.trainer import SetupError, _claim
 
     config = NetworkConfig("bbcu-l", 4).resolved()
     identity = {"network": config.to_dict(), "task": "sr", "level": 4, "batch_size": 16}
@@ -183,8 +183,8 @@ def test_a_run_folder_from_before_a_config_field_existed_still_resumes(tmp_path)
 def test_a_bam_run_from_before_global_residual_existed_is_not_resumed_with_one(tmp_path):
     """BSRN had no global residual before the field existed, and gained the bilinear one as
     its default: an old run must not silently go on as the new network."""
-    from lce_models import NetworkConfig
-    from lce_models.training import SetupError, _claim
+    from lce_models.models import NetworkConfig
+    from lce_models.training.trainer import SetupError, _claim
 
     old = {k: v for k, v in NetworkConfig("bsrn", 4).resolved().to_dict().items() if k != "global_residual"}
     (tmp_path / "run.json").write_text(json.dumps({"network": old, "task": "sr"}))

@@ -3,16 +3,18 @@ the binary-weight SRResNet (``srresnet-bw``): configuration, complexity, and the
 guarantee of every network (each binary conv with binary inputs an LceBconv2d; Keras and
 .tflite within 50 dB on a real image)."""
 
+from lce_models.data.images import sample_image
+from lce_models.models import NetworkConfig, build_model
+from lce_models.models.complexity import count
+from lce_models.models.freezing import freeze
+from lce_models.models.registry import ConfigurationError
+
 import numpy as np
 import pytest
 from conftest import randomize_weights
+
 from converters.tflite import convert_checked
 from converters.verify import agreement, run_tflite
-from lce_models import NetworkConfig, build_model
-from lce_models.complexity import count
-from lce_models.data import sample_image
-from lce_models.freezing import freeze
-from lce_models.networks import ConfigurationError
 
 TRICKS = {"estimator": "ede", "weight_estimator": "swish", "balanced": True, "weight_scale": "pow2"}
 

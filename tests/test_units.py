@@ -1,11 +1,11 @@
 """BBCU units in Keras against a plain-numpy transcription of the paper's equations."""
 
+from lce_models.models.units import BBCU, PADDINGS, PARTS, VARIANTS
+
 import numpy as np
 import pytest
 import tf_keras as keras
-
 from conftest import randomize_weights
-from lce_models.units import PADDINGS, PARTS, VARIANTS, BBCU
 
 
 def unit_model(part="B", variant="v4", padding="zero", channels=4, size=(5, 6), **kwargs):
@@ -32,7 +32,7 @@ def np_rprelu(x, shift_in, alpha, shift_out):
 
 
 def np_unit(model, x, part, variant, padding, factor=2, filters=None):
-    """The unit of ``lce_models.units`` in numpy, with the weights of ``model``."""
+    """The unit of ``lce_models.models.units`` in numpy, with the weights of ``model``."""
     v = VARIANTS[variant]
     get = lambda name: model.get_layer(f"u_{name}").get_weights()  # noqa: E731
     y = np_binary_conv(x + get("rsign_shift")[0], get("bconv")[0], PADDINGS[padding])

@@ -1,24 +1,29 @@
 """tools/upscale.py and what it stands on: real-world files, tiles of a fixed-shape flatbuffer,
 channels and alpha, atomic outputs, one-line errors."""
 
+from lce_models.data import photos
+from lce_models.data.images import sample_image
+from lce_models.evaluation.protocol import keras_restorer
+from lce_models.models import NetworkConfig, build_model, model_card
+from lce_models.models.model_card import save
+from lce_models.runtimes.base import Runtime
+from lce_models.runtimes.keras_model import keras_runtime
+from lce_models.runtimes.tflite import tflite_runtime
+from lce_models.upscaling import photo as upscaling
+
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import randomize_weights
-from converters import runtime
-from converters.tflite import convert_checked, with_fixed_shape
-from lce_models import NetworkConfig, build_model, model_card, photos, upscaling
-from lce_models.data import sample_image
-from lce_models.evaluation import keras_restorer
-from lce_models.model_card import save
+from PIL import Image
 from test_tools import tool
+
+from converters.tflite import convert_checked, with_fixed_shape
 
 
 def nearest(scale, channels=3):
     """A Runtime of exact nearest-neighbour enlargement (receptive radius 0)."""
     run = lambda x: x.repeat(scale, axis=1).repeat(scale, axis=2)  # noqa: E731
-    return runtime.Runtime(run, (None, None), channels, scale, "nearest", 0)
+    return Runtime(run, (None, None), channels, scale, "nearest", 0)
 
 
 def test_read_applies_exif_orientation_and_notes_it(tmp_path):
@@ -88,8 +93,8 @@ def test_tiled_flatbuffer_equals_whole_image_inference():
     image's size: equal (within 1e-3) with the default overlap, the receptive radius."""
     model = randomize_weights(build_model(NetworkConfig("bbcu-l", 4, n_feats=16, depth=2)), seed=4)
     image = sample_image(56, 90)
-    tiles = runtime.tflite_runtime(convert_checked(with_fixed_shape(model, (32, 40)))[0])
-    whole = runtime.tflite_runtime(convert_checked(with_fixed_shape(model, (56, 90)))[0])
+    tiles = tflite_runtime(convert_checked(with_fixed_shape(model, (32, 40)))[0])
+    whole = tflite_runtime(convert_checked(with_fixed_shape(model, (56, 90)))[0])
     assert tiles.receptive_radius == 9
     out = np.asarray(upscaling.upscale(photos.Photo(np.round(image * 255).astype(np.uint8)), tiles))
     reference = np.clip(whole(np.round(image * 255)[None] / 255.0)[0], 0, 1)
@@ -99,7 +104,7 @@ def test_tiled_flatbuffer_equals_whole_image_inference():
     seams = np.asarray(upscaling.upscale(photos.Photo(np.round(image * 255).astype(np.uint8)), tiles, overlap=1))
     assert np.abs(seams / 255.0 - reference).max() > 0.5 / 255 + 1e-3
     # and a Keras model card tiled at 24x24 agrees with Keras on the whole image
-    keras_rt = runtime.keras_runtime(model)
+    keras_rt = keras_runtime(model)
     out = np.asarray(upscaling.upscale(photos.Photo(np.round(image * 255).astype(np.uint8)), keras_rt, tile=(24, 24)))
     assert np.abs(out / 255.0 - keras_restorer(model)(np.round(image * 255) / 255.0)).max() <= 0.5 / 255 + 1e-3
 

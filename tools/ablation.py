@@ -12,25 +12,26 @@ Examples:
   python tools/ablation.py --rows approx,ede,srresnet-fp --steps 50
 """
 
-import argparse
 import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from lce_models import cli, model_card
+from lce_models import cli
+from lce_models.data.degradations import Degradation
+from lce_models.data.images import training_folders
+from lce_models.evaluation.protocol import evaluate, keras_restorer
+from lce_models.files import atomic_write
+from lce_models.models import model_card
+from lce_models.models.complexity import PAPER_INPUT, count
+from lce_models.models.registry import build_model
+from lce_models.runtimes.tflite import tflite_runtime
+from lce_models.training import ablation
+from lce_models.training.trainer import SetupError, TrainingPlan, train
 
 # After lce_models, which selects Keras 2 before TensorFlow loads.
-from converters import benchmark, runtime  # noqa: E402
-from converters.tflite import convert_checked, with_fixed_shape  # noqa: E402
-from lce_models import ablation  # noqa: E402
-from lce_models.complexity import PAPER_INPUT, count  # noqa: E402
-from lce_models.data import training_folders  # noqa: E402
-from lce_models.degradations import Degradation  # noqa: E402
-from lce_models.evaluation import evaluate, keras_restorer  # noqa: E402
-from lce_models.files import atomic_write  # noqa: E402
-from lce_models.networks import build_model  # noqa: E402
-from lce_models.training import SetupError, TrainingPlan, train  # noqa: E402
+from converters.benchmarking import measure as benchmark
+from converters.tflite import convert_checked, with_fixed_shape
 
 
 def log(message):
@@ -52,15 +53,14 @@ def measure_row(key, run_dir, plan, sets, latency_size, threads, runs, progress)
     latency, note = None, "not timed"
     if latency_size:
         flatbuffer = convert_checked(with_fixed_shape(model, latency_size))[0]
-        m = benchmark.measure(key, "LCE", lambda: runtime.tflite_runtime(flatbuffer, threads), threads, runs, 1)
+        m = benchmark.measure(key, "LCE", lambda: tflite_runtime(flatbuffer, threads), threads, runs, 1)
         latency, note = m.median_ms, f"LCE interpreter, {threads} threads, LR {m.input_size}, median of {runs}"
     return ablation.Row(key, label, config.to_dict(), scores, c.params / 1e3, c.ops / 1e9, latency, note)
 
 
 @cli.main
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("--rows", default=",".join(ablation.ROWS),
                    help=f"comma-separated rows (default all: {', '.join(ablation.ROWS)})")
     p.add_argument("--steps", type=int, default=300, help="training steps of every row (default 300)")

@@ -9,20 +9,21 @@ Examples:
   python tools/compare.py --models bbcu-l,runs/x/best.json --crop Set5/butterfly@60,60,96 -o c.png
 """
 
-import argparse
 import sys
 
-from lce_models import cli, model_card
-from lce_models.comparison import Crop, figure, panels
-from lce_models.evaluation import bicubic, keras_restorer
+from lce_models import cli
+from lce_models.evaluation.comparison import Crop, figure, panels
+from lce_models.evaluation.protocol import bicubic, keras_restorer
 from lce_models.files import atomic_path
+from lce_models.models import model_card
+from lce_models.runtimes import loader
 
 DEFAULT_CROPS = ("Set14/ppt3@240,30,120", "B100/253027@100,190,120")
 
 
 def models(spec, scale):
     """[(label, Keras model)] of --models, default every shipped SR model of ``scale``."""
-    cards = [cli.sr_card(item, scale) for item in spec.split(",")] if spec else model_card.shipped_sr(scale)
+    cards = [loader.sr_card(item, scale) for item in spec.split(",")] if spec else model_card.shipped_sr(scale)
     if not cards:
         raise cli.UserError(f"no SR model of scale {scale} ships yet; pass --models")
     out = []
@@ -37,8 +38,7 @@ def models(spec, scale):
 
 @cli.main
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("--models", help="comma-separated SR network names (shipped weights) or model cards "
                                     "(default: every shipped SR model of --scale)")
     p.add_argument("--scale", type=int, choices=(2, 3, 4), default=4, help="SR scale (default 4)")

@@ -6,11 +6,11 @@ BSRN's convention (its Table 3): all multiply-accumulates and all trainable para
 full count, binary or not. Both at a 320x180 LR input (a 1280x720 x4 output).
 """
 
-import argparse
 import sys
 
-from lce_models import NETWORKS, NetworkConfig, build_model, cli
-from lce_models.complexity import PAPER_INPUT, count
+from lce_models import cli
+from lce_models.models import NETWORKS, NetworkConfig, build_model
+from lce_models.models.complexity import PAPER_INPUT, count
 
 # BBCU paper (Xia et al., ICLR 2023), Table 1: (OPs in G, Params in K).
 PAPER_TABLE_1 = {
@@ -33,7 +33,7 @@ def paper(table, key, unit_a, unit_b):
 
 @cli.main
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1])
+    p = cli.parser(__doc__)
     p.add_argument("--models", default=",".join(NETWORKS), help="comma-separated network names")
     p.add_argument("--input-size", type=cli.size, default=PAPER_INPUT, metavar="HxW",
                    help="LR input (default 180x320, the papers')")

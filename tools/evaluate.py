@@ -17,18 +17,17 @@ Examples:
   python tools/evaluate.py --model bbcu-dn --sigma 15,25,50
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from lce_models import NETWORKS, NetworkConfig, build_model, cli, model_card
-
-from converters import runtime  # noqa: E402  (after lce_models, which selects Keras 2)
-from lce_models.degradations import Degradation  # noqa: E402
-from lce_models.evaluation import bicubic, evaluate, identity, keras_restorer, set_folders  # noqa: E402
-from lce_models import tiling  # noqa: E402
-from lce_models.files import atomic_write  # noqa: E402
+from lce_models import cli
+from lce_models.data.degradations import Degradation
+from lce_models.evaluation.protocol import bicubic, evaluate, identity, keras_restorer, set_folders
+from lce_models.files import atomic_write
+from lce_models.models import NETWORKS
+from lce_models.runtimes import loader
+from lce_models.upscaling import tiling
 
 DEFAULT_SETS = {"sr": "Set5,Set14,B100", "denoise": "CBSD68", "jpeg": "Classic5"}
 BASELINE = {"sr": "bicubic", "denoise": "noisy input", "jpeg": "JPEG input"}
@@ -51,36 +50,28 @@ def keras_candidate(model, label):
 
 def candidate(spec, args):
     """The Candidate of a --model value."""
-    suffix = Path(spec).suffix
-    if suffix == ".json":
-        model = model_card.load(spec)
-        return keras_candidate(model, f"{model.name} ({spec})")
-    if suffix in runtime.FORMATS:
-        try:
-            rt = runtime.load(spec, args.threads)
-        except ValueError as e:
-            raise cli.UserError(str(e)) from None
-        if rt.scale > 1:
-            task = "sr"
+    if not loader.is_model_file(spec):
+        model = loader.load(spec, scale=args.scale)
+        c = model.config
+        if Path(spec).suffix.lower() == ".json":
+            label = f"{model.name} ({spec})"
         else:
-            task = args.task or ("denoise" if rt.channels == 3 else "jpeg")
-        if rt.input_size[0] is None:
-            return Candidate(spec, f"{rt.engine}, whole images", task, rt.channels, rt.scale, lambda x: rt(x[None])[0].clip(0, 1))
-        h, w = rt.input_size
-        overlap = rt.receptive_radius if args.tile_overlap is None else args.tile_overlap
-        try:
-            restore = tiling.restorer(rt, (h, w), overlap, rt.scale)
-        except ValueError as e:
-            raise cli.UserError(f"{spec}: {e}") from None
-        return Candidate(spec, f"{rt.engine}, {h}x{w} tiles sharing {overlap} pixels of context",
-                         task, rt.channels, rt.scale, restore)
-    config = NetworkConfig(spec, args.scale if spec in NETWORKS and NETWORKS[spec].task == "sr" else None).resolved()
-    card = model_card.shipped(config)
-    if card is not None:
-        return keras_candidate(model_card.load(card), f"{config.name} x{config.scale} (shipped)")
-    print("WARNING: *** no trained weights ship for this network and configuration yet: evaluating a FRESHLY "
-          "INITIALISED model ***", file=sys.stderr)
-    return keras_candidate(build_model(config), f"{config.name} (untrained)")
+            label = f"{c.name} x{c.scale} (shipped)" if model.weights_source != "freshly initialised" else \
+                f"{c.name} (untrained)"
+        return keras_candidate(model, label)
+    rt = loader.file_runtime(spec, args.threads)
+    task = "sr" if rt.scale > 1 else args.task or ("denoise" if rt.channels == 3 else "jpeg")
+    if rt.input_size[0] is None:
+        return Candidate(spec, f"{rt.engine}, whole images", task, rt.channels, rt.scale,
+                         lambda x: rt(x[None])[0].clip(0, 1))
+    h, w = rt.input_size
+    overlap = rt.receptive_radius if args.tile_overlap is None else args.tile_overlap
+    try:
+        restore = tiling.restorer(rt, (h, w), overlap, rt.scale)
+    except ValueError as e:
+        raise cli.UserError(f"{spec}: {e}") from None
+    return Candidate(spec, f"{rt.engine}, {h}x{w} tiles sharing {overlap} pixels of context",
+                     task, rt.channels, rt.scale, restore)
 
 
 def levels(task, args):
@@ -95,8 +86,7 @@ def levels(task, args):
 
 @cli.main
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("--model", default="bicubic",
                    help="bicubic, a network name, a model card .json, a .tflite or an .onnx (default bicubic)")
     p.add_argument("--scale", type=int, choices=(2, 3, 4),

@@ -19,20 +19,20 @@ Examples:
   python tools/convert.py --model imported/bbcu-l_x4.json --to tflite
 """
 
-import argparse
 import hashlib
 import sys
 from pathlib import Path
 
-from lce_models import NetworkConfig, build_model, cli, model_card  # noqa: I001  (before torch and TF)
-import torch
+from lce_models import cli
+from lce_models.models import NetworkConfig, build_model, model_card
 from lce_models.torch_twin import checkpoint, mapping, modules, verify
+
+import torch
 
 
 @cli.main
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("checkpoint", help="the .pth file")
     p.add_argument("--model", default="bbcu-l", help=f"network: {', '.join(modules.NETWORKS)} (default bbcu-l)")
     p.add_argument("--scale", type=int, help="SR scale (default 4; none for bbcu-dn / bbcu-car)")

@@ -4,19 +4,19 @@ A stand-in for ``lce_benchmark_model`` where the binary is not at hand but this 
 on an ARM64 Linux board with larq-compute-engine installed from pip (its interpreter there runs
 LCE's optimized ARM kernels), or as the remote command of ``tools/benchmark.py --ssh`` when
 testing the SSH path. It takes the binary's flags (--graph, --num_threads, --num_runs,
---warmup_runs) and prints the lines ``converters.remote`` parses, first saying what it is.
+--warmup_runs) and prints the lines ``converters.benchmarking.remote`` parses, first saying what it is.
 """
 
-import argparse
 import sys
 import time
 
+from lce_models import cli
+from lce_models.runtimes import loader
+from lce_models.runtimes.tflite import KERNELS
+
 import numpy as np
 
-from lce_models import cli
-
-from converters import runtime  # noqa: E402
-from converters.benchmark import PeakMemory, time_runs  # noqa: E402
+from converters.benchmarking.measure import PeakMemory, time_runs
 
 
 def timing_line(us):
@@ -28,22 +28,19 @@ def timing_line(us):
 
 @cli.main
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = cli.parser(__doc__)
     p.add_argument("--graph", required=True, help="the .tflite to time")
     p.add_argument("--num_threads", type=int, default=1)
     p.add_argument("--num_runs", type=int, default=50)
     p.add_argument("--warmup_runs", type=int, default=1)
-    p.add_argument("--kernels", choices=runtime.KERNELS, default="default")
+    p.add_argument("--kernels", choices=KERNELS, default="default")
     args = p.parse_args(argv)
     print("STARTING! (lce_models' local_benchmark_model.py: LCE's Python interpreter, "
           "not the lce_benchmark_model binary)")
     print(f"Num threads: [{args.num_threads}]\nGraph: [{args.graph}]")
     with PeakMemory() as memory:
         start = time.perf_counter()
-        try:
-            rt = runtime.load(args.graph, args.num_threads, args.kernels)
-        except ValueError as e:
-            raise cli.UserError(str(e)) from None
+        rt = loader.file_runtime(args.graph, args.num_threads, args.kernels)
         init_us = (time.perf_counter() - start) * 1e6
         print(f"INFO: Initialized session in {init_us / 1000:.3f}ms.")
         x = np.random.default_rng(0).random((1, *rt.input_size, rt.channels), np.float32)

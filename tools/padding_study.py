@@ -9,19 +9,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from lce_models import NetworkConfig, cli
-
-from lce_models.data import training_folders  # noqa: E402  (after lce_models: Keras 2)
-from lce_models.degradations import Degradation  # noqa: E402
-from lce_models.evaluation import evaluate, keras_restorer  # noqa: E402
-from lce_models.training import TrainingPlan, train  # noqa: E402
-from lce_models.units import PADDINGS  # noqa: E402
+from lce_models import cli
+from lce_models.data.degradations import Degradation
+from lce_models.data.images import training_folders
+from lce_models.evaluation.protocol import evaluate, keras_restorer
+from lce_models.models import NetworkConfig
+from lce_models.models.units import PADDINGS
+from lce_models.training.trainer import TrainingPlan, train
 
 
 @cli.main
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = cli.parser(__doc__)
+    p.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     p.add_argument("--model", default="bbcu-l")
     p.add_argument("--scale", type=int, default=2)
     p.add_argument("--depth", type=int, help="blocks (default: the network's)")

@@ -13,18 +13,19 @@ Examples:
   python tools/results.py --models runs/my_run/best.json
 """
 
-import argparse
 import hashlib
 import json
 import sys
 from pathlib import Path
 
-from lce_models import cli, model_card
+from lce_models import cli
+from lce_models.files import atomic_write
+from lce_models.models import model_card
+from lce_models.runtimes import loader
+from lce_models.runtimes.tflite import KERNELS
 
 # After lce_models, which selects Keras 2 before TensorFlow loads.
-from converters import quality  # noqa: E402
-from converters.runtime import KERNELS  # noqa: E402
-from lce_models.files import atomic_write  # noqa: E402
+from converters import quality
 
 
 def log(message):
@@ -39,8 +40,7 @@ def shown(path):
 
 @cli.main
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("--models", help="comma-separated SR network names (their shipped weights) or model "
                                     "cards (default: every shipped SR model)")
     p.add_argument("--sets", default="Set5,Set14,B100", help="test sets (default Set5,Set14,B100)")
@@ -57,7 +57,7 @@ def main(argv=None):
         raise cli.UserError("--reuse reads the --json file: give --json")
     earlier = json.loads(Path(args.json).read_text()) if args.reuse and Path(args.json).is_file() else {}
 
-    cards = [cli.sr_card(s) for s in args.models.split(",")] if args.models else model_card.shipped_sr()
+    cards = [loader.sr_card(s) for s in args.models.split(",")] if args.models else model_card.shipped_sr()
     if not cards:
         raise cli.UserError(f"no SR model ships in {model_card.WEIGHTS_DIR}; pass --models")
     sets = args.sets.split(",")

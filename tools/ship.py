@@ -1,4 +1,4 @@
-"""Ship a trained run: copy its best model card and weights to lce_models/weights/.
+"""Ship a trained run: copy its best model card and weights to lce_models/models/weights/.
 
 The copy is named <network>_x<scale>.json (+ _weights.h5), the name every tool looks for when
 given a bare network name (convert.py, evaluate.py, upscale.py, benchmark.py, results.py), and
@@ -11,23 +11,22 @@ Examples:
   python tools/ship.py runs/my_run --card latest --dest /tmp/weights
 """
 
-import argparse
 import sys
 from pathlib import Path
 
-from lce_models import cli, model_card
-from lce_models.training import wall_hours
+from lce_models import cli
+from lce_models.models import model_card
+from lce_models.training.trainer import wall_hours
 
 
 @cli.main
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("run", help="run folder of tools/train.py")
     p.add_argument("--card", choices=("best", "latest"), default="best",
                    help="best (highest validation PSNR, default) or latest")
     p.add_argument("--dest", default=str(model_card.WEIGHTS_DIR),
-                   help="folder of the shipped weights (default lce_models/weights)")
+                   help="folder of the shipped weights (default lce_models/models/weights)")
     args = p.parse_args(argv)
     run = Path(args.run)
     if not run.is_dir():

@@ -20,13 +20,13 @@ import math
 import sys
 from pathlib import Path
 
-from lce_models import NETWORKS, NetworkConfig, cli
-from lce_models.networks import GLOBAL_RESIDUALS
-
-import tensorflow as tf  # noqa: E402  (after lce_models, which selects Keras 2)
-from lce_models.data import training_folders  # noqa: E402
-from lce_models.degradations import Degradation  # noqa: E402
-from lce_models.training import SetupError, TrainingPlan, train  # noqa: E402
+from lce_models import cli
+from lce_models.data.degradations import Degradation
+from lce_models.data.images import training_folders
+from lce_models.models import NETWORKS
+from lce_models.models.registry import GLOBAL_RESIDUALS
+from lce_models.runtimes.loader import network_config
+from lce_models.training.trainer import SetupError, TrainingPlan, train
 
 LEVEL_FLAG = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}
 
@@ -41,20 +41,13 @@ def positive(text):
 @cli.main
 def main(argv=None):
     d = TrainingPlan()
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     net = p.add_argument_group("network")
     net.add_argument("--model", default="bbcu-l", choices=list(NETWORKS), help="network (default bbcu-l)")
-    net.add_argument("--scale", type=int, default=4, choices=(2, 3, 4), help="SR scale (default 4)")
+    cli.add_network_flags(net, "--scale", scale=dict(default=4, help="SR scale (default 4)"))
     net.add_argument("--sigma", type=float, default=25, help="noise level of bbcu-dn on 0-255 (default 25)")
     net.add_argument("--quality", type=int, default=10, help="JPEG quality of bbcu-car (default 10)")
-    net.add_argument("--variant", help=cli.VARIANT_HELP)
-    net.add_argument("--bam-option", type=cli.key_value, action="append", metavar="KEY=VALUE",
-                     help=cli.BAM_OPTION_HELP)
-    net.add_argument("--unit-option", type=cli.key_value, action="append", metavar="KEY=VALUE",
-                     help=cli.UNIT_OPTION_HELP)
-    net.add_argument("--padding", default="zero", help="binary conv padding: zero or one (default zero)")
+    cli.add_network_flags(net, "--variant", "--bam-option", "--unit-option", "--padding")
     net.add_argument("--depth", type=positive, help="blocks (default: the network's)")
     net.add_argument("--k", type=float,
                      help="residual alignment: the image is multiplied by k at the input and divided "
@@ -95,20 +88,16 @@ def main(argv=None):
             raise ValueError("milestones must be increasing positive steps")
     except ValueError as e:
         raise cli.UserError(f"bad --{LEVEL_FLAG[task]} or --milestones: {e}") from None
-    config = NetworkConfig(args.model, args.scale if task == "sr" else None,
-                           n_feats=args.n_feats, depth=args.depth, variant=args.variant,
-                           padding=args.padding, k=args.k, global_residual=args.global_residual,
-                           bam_options=dict(args.bam_option) if args.bam_option else None,
-                           unit_options=cli.unit_options(args.unit_option)).resolved()
+    config = network_config(args.model, args.scale, n_feats=args.n_feats, depth=args.depth, k=args.k,
+                            global_residual=args.global_residual, **cli.network_fields(args))
     plan = TrainingPlan(steps=args.steps, batch_size=args.batch_size, patch=args.patch,
                         learning_rate=args.learning_rate, milestones=milestones, gamma=args.gamma,
                         seed=args.seed, validate_every=args.val_every, save_every=args.save_every,
                         validation_set=args.val, data=training_folders(args.train))
     out = Path(args.out or f"runs/{args.model}_{degradation.label.replace(' ', '')}")
-    if args.deterministic:
-        tf.config.experimental.enable_op_determinism()
     try:
-        summary = train(out, config, degradation, plan, progress=not args.no_progress)
+        summary = train(out, config, degradation, plan, progress=not args.no_progress,
+                        deterministic=args.deterministic)
     except SetupError as e:
         raise cli.UserError(str(e)) from None
     except FloatingPointError as e:

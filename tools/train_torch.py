@@ -17,19 +17,18 @@ Examples:
   python tools/train_torch.py --model bbcu-m --train /data/DIV2K_HR --device cuda:1
 """
 
-import argparse
 import sys
 from pathlib import Path
 
-from lce_models.data import training_folders
-from lce_models.plan import TrainingPlan
+from lce_models import cli
+from lce_models.data.images import training_folders
 from lce_models.torch_twin import training
 from lce_models.torch_twin.modules import NETWORKS, PADDINGS
+from lce_models.training.plan import TrainingPlan
 
 
 def parse(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("--model", choices=NETWORKS, default="bbcu-l", help="network (default bbcu-l)")
     p.add_argument("--scale", type=int, choices=(2, 3, 4), default=4, help="SR scale (default 4)")
     p.add_argument("--sigma", type=float, default=25, help="noise level of bbcu-dn on 0-255 (default 25)")

@@ -17,36 +17,19 @@ Examples:
   python tools/upscale.py pictures/ --model out/bbcu-l_x4.onnx -o upscaled/ --tile 256x256
 """
 
-import argparse
 import sys
 from pathlib import Path
 
+from lce_models import cli
+from lce_models.data import photos
+from lce_models.runtimes import loader
+from lce_models.runtimes.tflite import KERNELS
+from lce_models.upscaling import photo as upscaling
+from lce_models.upscaling import tiling
+
 from tqdm import tqdm
 
-from lce_models import NETWORKS, NetworkConfig, cli, model_card
-
-from converters import runtime  # noqa: E402  (after lce_models, which selects Keras 2)
-from lce_models import photos, tiling, upscaling  # noqa: E402
-
 INPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
-
-def load_runtime(spec, scale, threads, kernels, xnnpack):
-    """The Runtime of --model: a .tflite/.onnx file, a model card, or a shipped network."""
-    suffix = Path(spec).suffix
-    if suffix in runtime.FORMATS:
-        try:
-            return runtime.load(spec, threads, kernels, xnnpack)
-        except ValueError as e:
-            raise cli.UserError(str(e)) from None
-    if suffix == ".json":
-        return runtime.keras_runtime(model_card.load(spec))
-    config = NetworkConfig(spec, scale if spec in NETWORKS and NETWORKS[spec].task == "sr" else None).resolved()
-    card = model_card.shipped(config)
-    if card is None:
-        raise cli.UserError(f"no trained weights ship for {config.name} x{config.scale} in this configuration yet: pass "
-                            "--model a .tflite, an .onnx or a model card .json of a trained run")
-    return runtime.keras_runtime(model_card.load(card))
 
 
 def inputs(paths):
@@ -79,8 +62,7 @@ def destinations(files, out, ext):
 
 @cli.main
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser(__doc__)
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
     p.add_argument("--model", default="bbcu-l",
                    help="a .tflite, an .onnx, a model card .json, or a network name whose weights ship "
@@ -94,7 +76,7 @@ def main(argv=None):
     p.add_argument("--overlap", type=int,
                    help="input pixels of context tiles share (default: the model's receptive radius, exact)")
     p.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
-    p.add_argument("--kernels", choices=runtime.KERNELS, default="default",
+    p.add_argument("--kernels", choices=KERNELS, default="default",
                    help="LceBconv2d kernels of a .tflite (default: LCE's default)")
     p.add_argument("--xnnpack", action="store_true",
                    help="run a .tflite's float ops with XNNPACK (much less memory at large tiles)")
@@ -104,7 +86,8 @@ def main(argv=None):
         raise cli.UserError(f"unknown --ext {args.ext}; choose from {', '.join(sorted(photos.FORMATS))}")
     files = inputs(args.inputs)
     targets = destinations(files, args.out, ext)
-    rt = load_runtime(args.model, args.scale, args.threads, args.kernels, args.xnnpack)
+    rt = loader.load(args.model, runtime=True, threads=args.threads, kernels=args.kernels, xnnpack=args.xnnpack,
+                     scale=args.scale, untrained="refuse")
     overlap = rt.receptive_radius if args.overlap is None else args.overlap
     if overlap < 0:
         raise cli.UserError("--overlap must be >= 0")

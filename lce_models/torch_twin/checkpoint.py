@@ -10,9 +10,9 @@ containers only, never arbitrary pickled objects.
 import io
 from pathlib import Path
 
-import torch
-
 from lce_models.files import atomic_write
+
+import torch
 
 #: Keys tried in order when a checkpoint nests its state dict (EMA first, as BasicSR tests).
 PARAM_KEYS = ("params_ema", "params")

@@ -7,15 +7,16 @@ A Keras layer name maps to a twin parameter prefix (``block03_unit2`` -> ``body.
 - ``LearnableBias`` (1, C, 1, 1) -> (C,); PReLU slopes (C,) -> (1, 1, C);
 - channels in front of a pixel shuffle are permuted: ``torch.nn.PixelShuffle`` reads channel
   ``c * r * r + s`` for sub-pixel ``s`` of output channel ``c``, TensorFlow's
-  ``depth_to_space`` channel ``s * C + c`` (``lce_models.layers.PixelShuffle``).
+  ``depth_to_space`` channel ``s * C + c`` (``lce_models.models.layers.PixelShuffle``).
 """
 
 import re
 
+from lce_models.models.units import UnitOptions
+from lce_models.torch_twin.modules import NETWORKS, build, upsample_factors
+
 import numpy as np
 
-from lce_models.torch_twin.modules import NETWORKS, build, upsample_factors
-from lce_models.units import UnitOptions
 
 class TwinError(ValueError):
     """A configuration has no twin, or a state dict does not fit one (one line)."""

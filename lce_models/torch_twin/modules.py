@@ -3,7 +3,7 @@
 Parameter names and shapes are those of the reference code's checkpoints (``conv_first``,
 ``body.<b>.body.<u>.move0.bias``, ``...binary_conv.weight``, ``...relu.pr_prelu.weight``, the
 binary DnCNN's ``model.<i>``), so that a reference checkpoint loads with ``load_state_dict``.
-The maths is the Keras units' (``lce_models.units``), which differ from the reference in two
+The maths is the Keras units' (``lce_models.models.units``), which differ from the reference in two
 details that LCE imposes: sign(0) = +1 (larq's sign; ``torch.sign`` gives 0), and the weight
 gradient is larq's ``magnitude_aware_sign`` (mean|W| times the clipped STE) where the
 reference's clamp passes the unscaled one. The border of the binarized input is 0
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: Border value of the binarized input, by padding name (``lce_models.units.PADDINGS``).
+#: Border value of the binarized input, by padding name (``lce_models.models.units.PADDINGS``).
 PADDINGS = {"zero": 0.0, "one": 1.0}
 
 
@@ -96,7 +96,7 @@ class HardBinaryConv(nn.Conv2d):
 
 
 class BinaryConv2d(nn.Module):
-    """BBCU-B, paper Eq. 8: ``RPReLU(BinConv(sign(x + b))) + x`` (``lce_models.units.BBCU``)."""
+    """BBCU-B, paper Eq. 8: ``RPReLU(BinConv(sign(x + b))) + x`` (``lce_models.models.units.BBCU``)."""
 
     def __init__(self, channels, pad_value=0.0, bias=False):
         super().__init__()
@@ -113,7 +113,7 @@ class BinaryConv2d(nn.Module):
 
 class BinaryUpConv2d(BinaryConv2d):
     """BBCU-U: the branch widens to r*r*C channels and pixel-shuffles by r; the residual is the
-    nearest-neighbour upsampled input (``lce_models.units.BBCUUp``)."""
+    nearest-neighbour upsampled input (``lce_models.models.units.BBCUUp``)."""
 
     def __init__(self, channels, factor, pad_value=0.0):
         super().__init__(channels, pad_value)
@@ -138,13 +138,13 @@ class BinaryBlock(nn.Module):
 
 
 def upsample_factors(scale):
-    # lce_models.networks._upsample_factors: x4 is two x2 stages
+    # lce_models.models.common.upsample_factors: x4 is two x2 stages
     return (2, 2) if scale == 4 else (scale,)
 
 
 def init_float_conv(conv):
     """BasicSR's ``default_init_weights(..., 0.1)``: Kaiming normal (fan_in) times 0.1, zero
-    bias; the Keras networks' ``_float_conv`` initialiser."""
+    bias; the Keras networks' ``float_conv`` initialiser (``lce_models.models.common``)."""
     nn.init.kaiming_normal_(conv.weight)
     conv.weight.data *= 0.1
     if conv.bias is not None:
@@ -156,7 +156,7 @@ class BBCUSR(nn.Module):
     """BBCU-L (``binary_upsampler=False``: float upsampler and HR conv) or BBCU-M (binary
     ``BinaryUpConv2d`` upsamplers and a binary ``conv_hr``) on MSRResNet's topology, with the
     bilinear upscaled input added to the output and the image scaled by ``k``
-    (``lce_models.networks.bbcu_l`` / ``bbcu_m``)."""
+    (``lce_models.models.bbcu.bbcu_l`` / ``bbcu_m``)."""
 
     def __init__(self, scale=4, channels=3, n_feats=64, depth=16, k=130.0, binary_upsampler=False,
                  padding="zero"):
@@ -194,7 +194,7 @@ class BBCUDnCNN(nn.Module):
     """The binary DnCNN of the reference (``network_dncnn_bin.DnCNN``, ``nb = depth + 2``):
     float head conv + ReLU, ``depth`` BBCU-B units, float tail conv, without bias (with one on
     every conv for the JPEG network, ``network_dncnn3_bin``); output = input - predicted noise,
-    in the k-scaled domain (``lce_models.networks.bbcu_dncnn``)."""
+    in the k-scaled domain (``lce_models.models.bbcu.bbcu_dncnn``)."""
 
     def __init__(self, channels=3, n_feats=64, depth=18, k=130.0, padding="zero", bias=False):
         super().__init__()

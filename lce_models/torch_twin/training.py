@@ -1,7 +1,7 @@
-"""Training a PyTorch twin with the data semantics of ``lce_models.training`` (TensorFlow-free,
+"""Training a PyTorch twin with the data semantics of ``lce_models.training.trainer`` (TensorFlow-free,
 so it runs on a GPU machine that has only PyTorch).
 
-Sample ``i`` is a pure function of ``(seed, i)``, as in ``lce_models.pipeline``: a random
+Sample ``i`` is a pure function of ``(seed, i)``, as in ``lce_models.data.pipeline``: a random
 image of the training folders, a random crop of ``patch * multiple`` pixels, a rotation by a
 random multiple of 90 degrees and a random left-right flip, then the degradation:
 
@@ -25,16 +25,16 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from lce_models.data.images import image_files, open_image
+from lce_models.files import atomic_write
+from lce_models.torch_twin import checkpoint
+from lce_models.torch_twin.modules import build
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
-
-from lce_models.data import image_files, open_image
-from lce_models.files import atomic_write
-from lce_models.torch_twin import checkpoint
-from lce_models.torch_twin.modules import build
 
 
 class SetupError(ValueError):

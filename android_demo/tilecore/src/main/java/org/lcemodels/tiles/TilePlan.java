@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.TreeSet;
 
 /**
- * The tile plan of {@code lce_models/tiling.py}, integer for integer: overlapping tiles aligned
+ * The tile plan of {@code lce_models/upscaling/tiling.py}, integer for integer: overlapping tiles aligned
  * to the image edges, each output pixel taken from exactly one tile, the boundary between two
  * neighbours in the middle of their overlap. The shared golden vectors keep the two equal.
  */

@@ -5,7 +5,7 @@ import java.util.concurrent.CancellationException;
 
 /**
  * A fixed-size model run over an image of any size, tile by tile, stitched exactly as
- * {@code lce_models.tiling.bands} stitches: the same plan, reflect padding of images smaller
+ * {@code lce_models.upscaling.tiling.bands} stitches: the same plan, reflect padding of images smaller
  * than a tile, and each output pixel from the one tile that keeps it.
  */
 public final class Upscaler {

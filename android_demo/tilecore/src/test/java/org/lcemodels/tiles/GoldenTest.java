@@ -15,7 +15,7 @@ import org.junit.Test;
 
 /**
  * The golden vectors of {@code tests/golden_tiling.py}, which the Python tests check against
- * {@code lce_models.tiling} and {@code tools/upscale.py}'s code path: the same plan, the same
+ * {@code lce_models.upscaling.tiling} and {@code tools/upscale.py}'s code path: the same plan, the same
  * stitched output of the same stub model, the same bicubic.
  */
 public class GoldenTest {

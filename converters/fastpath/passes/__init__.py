@@ -1,0 +1,1 @@
+"""The fast path's passes, one a module, in the order ``converters.fastpath.PASSES`` runs them."""

@@ -1,0 +1,2 @@
+"""Quality as the papers measure it: PSNR / SSIM, the benchmark protocol of each task, and
+side-by-side comparison figures."""

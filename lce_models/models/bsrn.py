@@ -1,0 +1,60 @@
+"""The networks of BSRN (Xin et al., ECCV 2020) with bit accumulation (``bam``): BSRN itself and
+SRResNet_BAM, on an EDSR-style float skeleton."""
+
+from lce_models.models import bam
+from lce_models.models.common import float_conv, global_residual, upsample_factors
+from lce_models.models.layers import PixelShuffle
+from lce_models.models.registry import register
+
+import tf_keras as keras
+
+
+def edsr_network(image, c, body, head_size, activation):
+    """EDSR-style SR skeleton around a binary ``body``: float head, float body-end conv with
+    a long skip, float conv + pixel-shuffle upsampler, float last conv. ``activation(name)``
+    makes the float activation after the head and each upsampler stage (None: none)."""
+    x = keras.layers.Rescaling(c.k, name="align_in")(image) if c.k != 1 else image
+    act = activation or (lambda name: lambda t: t)
+    head = act("head_act")(float_conv(c.n_feats, "head_conv", size=head_size)(x))
+    feat = float_conv(c.n_feats, "body_end_conv")(body(head))
+    feat = keras.layers.Add(name="long_skip")([head, feat])
+    for i, r in enumerate(upsample_factors(c.scale), 1):
+        feat = float_conv(c.n_feats * r * r, f"up{i}_conv")(feat)
+        feat = act(f"up{i}_act")(PixelShuffle(r, name=f"up{i}_shuffle")(feat))
+    out = global_residual(float_conv(c.channels, "last_conv", size=head_size)(feat), x, c)
+    return keras.layers.Rescaling(1.0 / c.k, name="align_out")(out) if c.k != 1 else out
+
+
+@register("bsrn", task="sr", family="bam", description="BSRN bit-accumulation super-resolution", depth=20,
+          n_feats=48, k=130.0)
+def bsrn(image, config):
+    """BSRN (Xin et al., ECCV 2020, Sec. 3.3 and Fig. 3): ``depth`` HPB blocks of two LB
+    blocks, bit accumulation in weights and activations; float head, tail and upsampler."""
+    options = bam.BAMOptions(**config.bam_options)
+
+    def body(x):
+        for b in range(config.depth):
+            x = bam.HPB(2, options, config.padding, name=f"hpb{b + 1:02d}")(x)
+        return x
+
+    return edsr_network(image, config, body, head_size=3, activation=None)
+
+
+@register("srresnet-bam", task="sr", family="bam", description="SRResNet with bit accumulation")
+def srresnet_bam(image, config):
+    """SRResNet_BAM (Xin et al., ECCV 2020, Table 3): SRResNet (Ledig et al., CVPR 2017)
+    with each residual block's two convs binarized as BAM steps that accumulate within the
+    block; the BatchNorms of SRResNet become the BNs before the signs."""
+    options = bam.BAMOptions(**config.bam_options)
+
+    def body(x):
+        for b in range(config.depth):
+            group, name = bam.Group(), f"block{b + 1:02d}"
+            for i in (1, 2):
+                x = bam.BAMStep(3, options, config.padding, name=f"{name}_conv{i}")(x, group)
+        return x
+
+    def prelu(name):
+        return keras.layers.PReLU(shared_axes=[1, 2], name=name)
+
+    return edsr_network(image, config, body, head_size=9, activation=prelu)

@@ -1,0 +1,206 @@
+"""The x86-64 fast path's binary convolution: bit-packed weights and the C kernel
+(``lce_models/runtimes/bitpacked/bconv.c``, built by ``pip install -e .``) called through ctypes.
+
+A binarized convolution is ``conv(sign(x), W)`` with ``W[o] = +-alpha[o]``, 3x3, stride 1,
+"same" size, its border either +1 (``pad="one"``, larq's ``pad_values=1``) or 0 (``"zero"``).
+With s = sign(x) (sign(0) = +1) and b = sign(W), the window sum is an integer,
+``sum(s * b) = n - 2 popcount(s_bits ^ b_bits)``, and the output is ``alpha[o]`` times it:
+exact, so the kernel, ``reference_conv3x3`` and LCE's reference kernels agree bit for bit.
+The sign may take a per-channel threshold (``sign(x + t)``, RSign's learnable shift) and the
+output a per-channel bias, both computed in float32 as the graph's own Add ops would.
+"""
+
+import ctypes
+import importlib.machinery
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+PADS = ("one", "zero")
+#: The kernel's instruction sets, by their number in bconv.c; the CPU's best is picked by default.
+ISAS = ("portable", "avx2", "avx512")
+#: Output channels the kernel computes together (``BLOCK`` in bconv.c).
+BLOCK = 16
+
+
+class FastPathError(RuntimeError):
+    """The kernel is not built, or a convolution is not one it computes (one line)."""
+
+
+def library_path():
+    """The built kernel (also the onnxruntime custom-op library of ``converters.fastpath``)."""
+    here = Path(__file__).resolve().parent
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        if (here / f"_bconv{suffix}").is_file():
+            return here / f"_bconv{suffix}"
+    raise FastPathError("the fast-path kernel lce_models/runtimes/bitpacked/_bconv is not built: run "
+                        "`.venv/bin/pip install -e .` (needs gcc)")
+
+
+def _library():
+    # OpenMP's idle threads spin by default and take the cores onnxruntime's next op needs
+    # (bbcu-m x4 at 180x320, 2 threads: 887 ms spinning, 736 ms passive); read at load time
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    lib = ctypes.CDLL(str(library_path()))
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    lib.bp_pack.argtypes = [ptr, ptr, i64, i64, i64, i64, ptr, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    lib.bp_pack.restype = None
+    lib.bp_conv3x3.argtypes = [ptr, i64, i64, i64, i64, ptr, i64, i64, ptr, ptr, ptr, ctypes.c_int, ctypes.c_int,
+                               ctypes.c_int, ctypes.c_int, ptr]
+    lib.bp_conv3x3.restype = None
+    lib.bp_best_isa.restype = ctypes.c_int
+    lib.bp_popcount_peak.argtypes = [ctypes.c_int, i64]
+    lib.bp_popcount_peak.restype = i64
+    for setter in (lib.bp_set_threads, lib.bp_set_isa):
+        setter.argtypes = [ctypes.c_int]
+        setter.restype = None
+    lib.bp_set_stream_above.argtypes = [i64]
+    lib.bp_set_stream_above.restype = None
+    return lib
+
+
+_LIB = None
+
+
+def library():
+    global _LIB
+    if _LIB is None:
+        _LIB = _library()
+    return _LIB
+
+
+def available_isas():
+    """The instruction sets this CPU runs, portable first, best last."""
+    return ISAS[:library().bp_best_isa() + 1]
+
+
+def isa_number(isa):
+    """bconv.c's number of an instruction set name (the best here when None); one
+    ``FastPathError`` line for one this CPU does not run."""
+    if isa is None:
+        return library().bp_best_isa()
+    if isa not in available_isas():
+        raise FastPathError(f"instruction set {isa!r} is not available here; this CPU runs {', '.join(available_isas())}")
+    return ISAS.index(isa)
+
+
+#: Binary MACs of one round of bp_popcount_peak: 4 pairs of 64-bit words, 4 vectors of 256 bits or
+#: 12 of 512 (bconv.c's CHAINS_4 and CHAINS_12).
+_PEAK_ROUND = {"portable": 4 * 128, "avx2": 4 * 256, "avx512": 12 * 512}
+
+
+def popcount_peak(isa=None, seconds=0.3):
+    """Binary MACs per second of one core at its popcount limit, as measured here: xor,
+    popcount and add of register-resident vectors with ``isa`` (the best when None), nothing
+    loaded or stored. What the kernel's own MACs/s are to be compared with."""
+    number = isa_number(isa)
+    lib, rounds = library(), 1000
+    while True:
+        start = time.perf_counter()
+        lib.bp_popcount_peak(number, rounds)
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return _PEAK_ROUND[ISAS[number]] * rounds / elapsed
+        rounds *= 2 if elapsed < seconds / 8 else max(2, int(seconds / max(elapsed, 1e-9)) + 1)
+
+
+def words(channels):
+    return (channels + 63) // 64
+
+
+def pack_bits(signs_negative):
+    """Bool array (..., C) -> uint64 (..., words): bit j of word k is channel 64k + j."""
+    c = signs_negative.shape[-1]
+    padded = np.zeros((*signs_negative.shape[:-1], words(c) * 64), bool)
+    padded[..., :c] = signs_negative
+    return np.packbits(padded, axis=-1, bitorder="little").view("<u8")
+
+
+class PackedWeights:
+    """A binary 3x3 kernel (O, C, 3, 3) of values +-alpha[o], packed once: ``bits`` (9, words,
+    O rounded up to ``BLOCK``) uint64, ``alpha`` (O,) float32, ``ones`` (9, O) int64 = the sum of each
+    tap's signs (what a +1 border pixel adds, taken back at zero-padded borders)."""
+
+    def __init__(self, kernel):
+        kernel = np.asarray(kernel, np.float32)
+        if kernel.ndim != 4 or kernel.shape[2:] != (3, 3):
+            raise FastPathError(f"expected an (O, C, 3, 3) kernel, got shape {kernel.shape}")
+        o, c = kernel.shape[:2]
+        magnitude = np.abs(kernel).reshape(o, -1)
+        if not np.all(magnitude == magnitude[:, :1]):
+            raise FastPathError("the kernel is not binary: its magnitudes differ within an output channel")
+        self.out_channels, self.channels = o, c
+        self.alpha = np.ascontiguousarray(magnitude[:, 0])
+        taps = kernel.reshape(o, c, 9).transpose(2, 0, 1)  # (9, O, C)
+        o_pad = (o + BLOCK - 1) // BLOCK * BLOCK
+        bits = np.zeros((9, words(c), o_pad), np.uint64)
+        bits[:, :, :o] = pack_bits(taps < 0).transpose(0, 2, 1)
+        self.bits = np.ascontiguousarray(bits)
+        self.ones = np.ascontiguousarray(np.where(taps < 0, -1, 1).sum(axis=2).astype(np.int64))
+
+
+def _pointer(array):
+    return None if array is None else array.ctypes.data
+
+
+def _per_channel(values, count, what):
+    if values is None:
+        return None
+    values = np.ascontiguousarray(values, np.float32).reshape(-1)
+    if values.size != count:
+        raise FastPathError(f"{what} has {values.size} values for {count} channels")
+    return values
+
+
+def conv3x3(x, weights, pad="one", threads=1, isa=None, bias=None, threshold=None, out=None, nhwc=False):
+    """The binarized convolution of a float32 batch: (N, C, H, W) -> (N, O, H, W), or (N, H, W,
+    C) -> (N, H, W, O) with ``nhwc``, of ``sign(x + threshold)`` when a per-channel threshold is
+    given, plus ``bias`` when given; ``isa`` one of ``available_isas()`` (the best when None);
+    ``out`` a float32 array to write into (a benchmark reuses one, as onnxruntime's arena does)."""
+    if pad not in PADS:
+        raise FastPathError(f"unknown pad {pad!r}; choose from {', '.join(PADS)}")
+    lib = library()
+    x = np.ascontiguousarray(x, np.float32)
+    n, c, h, w = (x.shape[0], x.shape[3], x.shape[1], x.shape[2]) if nhwc else x.shape
+    if c != weights.channels:
+        raise FastPathError(f"input has {c} channels, the kernel {weights.channels}")
+    bias = _per_channel(bias, weights.out_channels, "bias")
+    threshold = _per_channel(threshold, c, "threshold")
+    number = isa_number(isa)
+    shape = (n, h, w, weights.out_channels) if nhwc else (n, weights.out_channels, h, w)
+    if out is None:
+        out = np.empty(shape, np.float32)
+    elif out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise FastPathError(f"out must be a contiguous float32 array of shape {shape}")
+    packed = np.empty((h + 2, words(c), w + 2), np.uint64)  # bp_pack writes every word
+    for i in range(n):
+        lib.bp_pack(x[i].ctypes.data, _pointer(threshold), h, w, c, words(c), packed.ctypes.data, int(nhwc), number,
+                    threads)
+        lib.bp_conv3x3(packed.ctypes.data, h, w, c, words(c), weights.bits.ctypes.data, weights.out_channels,
+                       weights.bits.shape[2], weights.alpha.ctypes.data, weights.ones.ctypes.data, _pointer(bias),
+                       int(pad == "zero"), int(nhwc), number, threads, out[i].ctypes.data)
+    return out
+
+
+def reference_conv3x3(x, kernel, pad="one", bias=None, threshold=None):
+    """Plain NumPy: sign(x + threshold) (sign(0) = +1) padded with +1 or 0, integer window sums
+    of sign products, times alpha[o], plus bias. The kernel's specification."""
+    x = np.asarray(x, np.float32)
+    if threshold is not None:
+        x = x + np.asarray(threshold, np.float32)[None, :, None, None]
+    kernel = np.asarray(kernel, np.float32)
+    s = np.where(x < 0, -1, 1).astype(np.int64)
+    s = np.pad(s, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=1 if pad == "one" else 0)
+    b = np.where(kernel < 0, -1, 1).astype(np.int64)
+    n, c, h, w = x.shape
+    dots = np.zeros((n, kernel.shape[0], h, w), np.int64)
+    for ky in range(3):
+        for kx in range(3):
+            dots += np.einsum("nchw,oc->nohw", s[:, :, ky:ky + h, kx:kx + w], b[:, :, ky, kx])
+    alpha = np.abs(kernel).reshape(kernel.shape[0], -1)[:, 0]
+    out = (alpha[None, :, None, None] * dots.astype(np.float32)).astype(np.float32)
+    if bias is not None:
+        out = out + np.asarray(bias, np.float32)[None, :, None, None]
+    return out

@@ -1,0 +1,35 @@
+"""The bit-packed binary convolution as an onnxruntime custom op: sessions of graphs that use it
+(written by ``converters.fastpath``), with the op's library registered."""
+
+from lce_models.runtimes import bitpacked
+
+import onnxruntime as ort
+
+#: The ONNX domain of the ``BinaryConv3x3`` op; the C library registers the op under it.
+DOMAIN = "lce_models.fastpath"
+
+
+def session(serialized, num_threads=1, profile_prefix=None, isa=None):
+    """An onnxruntime session with the fast-path op registered; ``num_threads`` for both
+    onnxruntime's own ops and the binary convolutions; ``profile_prefix``: profile into it;
+    ``isa``: the kernel's instruction set (the CPU's best when None). Threads and instruction
+    set hold for every fast-path session of the process: the op's library is loaded once."""
+    bitpacked.library().bp_set_threads(num_threads)
+    bitpacked.library().bp_set_isa(bitpacked.isa_number(isa) if isa else -1)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.intra_op_num_threads = num_threads
+    # onnxruntime's pool threads spin between ops and take the cores the kernel's OpenMP threads
+    # need: measured, the body convs of bbcu-m ran 23 ms each with spinning, 10 ms without
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if profile_prefix:
+        options.enable_profiling, options.profile_file_prefix = True, str(profile_prefix)
+    options.register_custom_ops_library(str(bitpacked.library_path()))
+    return ort.InferenceSession(serialized, options, providers=["CPUExecutionProvider"])
+
+
+def runner(serialized, num_threads=1):
+    """``x -> output`` of a fast-path graph (NHWC float32 batch in, as every runtime here)."""
+    s = session(serialized, num_threads)
+    name = s.get_inputs()[0].name
+    return lambda x: s.run(None, {name: x})[0]

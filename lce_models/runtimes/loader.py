@@ -1,0 +1,107 @@
+"""The one loader: any ``--model`` value as a Keras model or a runtime.
+
+=============================  ===============================================================
+``--model``                    loads
+=============================  ===============================================================
+a network name (``bbcu-l``)    the shipped weights of that configuration (``models/weights``),
+                               else a freshly initialised network, as ``untrained`` allows
+a model card ``.json``         the network the card describes, with its weights
+a ``.tflite``                  LCE's interpreter (``tflite``)
+an ``.onnx``                   onnxruntime, with the bit-packed op where the graph uses it
+=============================  ===============================================================
+"""
+
+import sys
+from pathlib import Path
+
+from lce_models.errors import UserError
+from lce_models.models import NETWORKS, NetworkConfig, build_model, model_card
+from lce_models.runtimes.keras_model import keras_runtime
+from lce_models.runtimes.onnx import onnx_runtime
+from lce_models.runtimes.tflite import tflite_runtime
+
+FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
+#: What a network name without shipped weights gives: a fresh model silently, with a warning
+#: on stderr, or a ``LoadError``.
+UNTRAINED = ("allow", "warn", "refuse")
+
+
+class LoadError(UserError, ValueError):
+    """A ``--model`` value that names nothing loadable (one line, for the tools to print)."""
+
+
+def is_model_file(spec):
+    """Whether ``spec`` names a ``.tflite`` or ``.onnx`` file (by its suffix, any case)."""
+    return Path(spec).suffix.lower() in FORMATS
+
+
+def network_config(name, scale=None, **fields):
+    """The resolved ``NetworkConfig`` of a network name; ``scale`` applies to SR networks only,
+    so that one ``--scale`` flag serves every task."""
+    sr = name in NETWORKS and NETWORKS[name].task == "sr"
+    return NetworkConfig(name, scale if sr else None, **fields).resolved()
+
+
+def keras_model(spec, scale=None, fields=None, input_shape=(None, None), batch_size=None, untrained="warn"):
+    """(Keras model, where its weights came from) of a network name or a model card .json.
+
+    ``fields``: further ``NetworkConfig`` fields of a network name (variant, padding, ...);
+    ``input_shape`` / ``batch_size`` as ``build_model``'s (fix both to convert)."""
+    if Path(spec).suffix.lower() == ".json":
+        return model_card.load(spec, input_shape, batch_size), str(spec)
+    if is_model_file(spec):
+        raise LoadError(f"{spec}: a converted file; this needs a network name or a model card .json")
+    config = network_config(spec, scale, **(fields or {}))
+    card = model_card.shipped(config)
+    if card is not None:
+        return model_card.load(card, input_shape, batch_size), str(card)
+    what = f"{config.name} x{config.scale}"
+    if untrained == "refuse":
+        raise LoadError(f"no trained weights ship for {what} in this configuration yet: pass a .tflite, an .onnx "
+                        "or a model card .json of a trained run")
+    if untrained == "warn":
+        print(f"WARNING: *** no trained weights ship for {what} in this configuration yet: using a FRESHLY "
+              "INITIALISED model, which restores no image ***", file=sys.stderr)
+    return build_model(config, input_shape, batch_size), "freshly initialised"
+
+
+def file_runtime(path, threads=2, kernels="default", xnnpack=False):
+    """The runtime of a ``.tflite`` (LCE's interpreter, ``kernels`` for its binary convs,
+    ``xnnpack`` for its float ops) or an ``.onnx`` (onnxruntime)."""
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise LoadError(f"{path}: not a .tflite or .onnx file")
+    if not path.is_file():
+        raise LoadError(f"model file not found: {path}")
+    data = path.read_bytes()
+    try:
+        if fmt == "tflite":
+            return tflite_runtime(data, threads, kernels, xnnpack)
+        return onnx_runtime(data, threads)
+    except Exception as e:  # both runtimes raise bare RuntimeErrors / their own types on bad files
+        raise LoadError(f"{path} does not load as {fmt}: {str(e).splitlines()[0]}") from None
+
+
+def load(spec, runtime=False, threads=2, kernels="default", xnnpack=False, **model_options):
+    """Any ``--model`` value: the runtime of a ``.tflite`` / ``.onnx``, else the Keras model of a
+    network name or card (``keras_model``'s ``model_options``), as a runtime too if ``runtime``.
+    A Keras model carries ``weights_source``: the card it came from, or "freshly initialised"."""
+    if is_model_file(spec):
+        return file_runtime(spec, threads, kernels, xnnpack)
+    model, source = keras_model(spec, **model_options)
+    model.weights_source = source
+    return keras_runtime(model) if runtime else model
+
+
+def sr_card(spec, scale=4):
+    """The model card a ``--models`` item names: a card .json as it is, or the shipped card of an
+    SR network name (``LoadError`` when none ships)."""
+    if Path(spec).suffix.lower() == ".json":
+        return Path(spec)
+    if spec not in NETWORKS or NETWORKS[spec].task != "sr":
+        raise LoadError(f"{spec!r} is neither an SR network name nor a model card .json")
+    card = model_card.shipped(network_config(spec, scale))
+    if card is None:
+        raise LoadError(f"no trained weights ship for {spec} x{scale} yet")
+    return card
