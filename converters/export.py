@@ -8,13 +8,14 @@ import time
 from dataclasses import dataclass, field
 
 from lce_models.data.images import sample_image
+from lce_models.evaluation.metrics import agreement
 from lce_models.runtimes.bitpacked import session as bitpacked_session
 
 import numpy as np
 
 from converters import fastpath, tflite
 from converters import onnx as onnx_export
-from converters.verify import agreement, run_tflite, sign_flip_share
+from converters.verify import run_tflite, sign_flip_share
 
 FORMATS = ("tflite", "onnx", "onnx-bitpacked")
 #: Lowest PSNR (dB) of an artifact's output against Keras's that passes verification.
@@ -95,10 +96,10 @@ def export(model, fmt, references, threads=2, sign_flips=True):
 
 
 def artifact_name(config, fmt, input_size=None):
-    """The file name of a ``NetworkConfig``'s artifact in ``fmt``: ``<name>_x<scale>`` (with
-    ``_one-padding`` for a network built with ``padding="one"``), the fixed input size of a
-    ``.tflite``, and the format's suffix."""
-    stem = f"{config.name}_x{config.scale}" + ("_one-padding" if config.padding == "one" else "")
+    """The file name of a ``NetworkConfig``'s artifact in ``fmt``: ``<name>_x<scale>``, the
+    fixed input size of a ``.tflite``, and the format's suffix; the report beside it records
+    the whole configuration."""
+    stem = f"{config.name}_x{config.scale}"
     if fmt == "tflite":
         h, w = input_size
         return f"{stem}_{h}x{w}.tflite"

@@ -31,7 +31,7 @@ RUNTIMES = ("Keras", "LCE .tflite", ".onnx")
 #: The papers' figures for the same networks, x4: (PSNR, SSIM), None where this project has no
 #: verified source. The papers train on DIV2K (800 2K images) for 300k steps.
 PAPER = {
-    ("bbcu-l", 4): {"source": "Xia et al., ICLR 2023 (BBCU), Set5 figure as quoted in issue 7",
+    ("bbcu-l", 4): {"source": "Xia et al., ICLR 2023 (BBCU), its Set5 figure",
                     "sets": {"Set5": (31.79, None)}},
 }
 

@@ -25,7 +25,7 @@ def with_fixed_shape(model, input_shape):
     """Rebuild a network of ``lce_models`` at a fixed (H, W), batch 1, with the same weights."""
     config = getattr(model, "config", None)
     if config is None:
-        raise ConversionError("only models made by lce_models.build_model can be rebuilt")
+        raise ConversionError("only models made by lce_models.models.build_model can be rebuilt")
     fixed = build_model(config, input_shape=tuple(input_shape), batch_size=1)
     fixed.set_weights(model.get_weights())
     return fixed

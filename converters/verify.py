@@ -1,38 +1,20 @@
 """Run a converted flatbuffer beside its Keras model and measure how far apart they are."""
 
-from dataclasses import dataclass
+
 
 from lce_models.models.complexity import is_binary_conv
 from lce_models.runtimes.flatbuffer import output_names
 from lce_models.runtimes.tflite import tflite_runtime
 
 import numpy as np
-import tensorflow as tf
 import tf_keras as keras
 
 from converters.tflite import convert
 
 
-@dataclass(frozen=True)
-class Agreement:
-    max_abs_diff: float
-    psnr_db: float  # of the converted output against the Keras output, peak 1.0
-
-    def as_dict(self):
-        return {"max_abs_diff": self.max_abs_diff, "psnr_db": self.psnr_db}
-
-
 def run_tflite(flatbuffer, x, num_threads=2):
     """Run an LCE flatbuffer on a batch ``x`` (one image at a time, as it was converted)."""
     return tflite_runtime(flatbuffer, num_threads)(x)
-
-
-def agreement(reference, candidate):
-    """Max abs difference and PSNR (peak 1.0, images in [0, 1]) between two outputs."""
-    reference = np.asarray(reference, np.float32)
-    candidate = np.asarray(candidate, np.float32)
-    psnr = tf.image.psnr(reference, candidate, max_val=1.0).numpy()
-    return Agreement(float(np.abs(reference - candidate).max()), float(np.min(psnr)))
 
 
 def sign_flip_share(model, x, num_threads=2):

@@ -2,6 +2,7 @@
 freezing, conversion of an HPB block, and the paper's Table 3 totals."""
 
 from lce_models.data.images import sample_image
+from lce_models.evaluation.metrics import agreement
 from lce_models.models import NetworkConfig, build_model, model_card
 from lce_models.models.bam import HPB, LB, VARIANTS, ActivationAccumulator, BAMConv2D, BAMOptions, Group
 from lce_models.models.complexity import PAPER_INPUT, count
@@ -15,7 +16,7 @@ import tf_keras as keras
 from conftest import randomize_weights
 
 from converters.tflite import convert_checked
-from converters.verify import agreement, run_tflite
+from converters.verify import run_tflite
 
 
 def sign(x):
@@ -180,7 +181,7 @@ def test_freezing_keeps_the_outputs(variant, rng):
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_hpb_block_converts_every_binary_conv_and_matches_keras(variant, rng):
-    """The issue's guarantee for one block: 6 LceBconv2d, within 1e-4 on random inputs."""
+    """The conversion guarantee for one block: 6 LceBconv2d, within 1e-4 on random inputs."""
     x = keras.Input((8, 8, 16), batch_size=1)
     model = keras.Model(x, HPB(2, VARIANTS[variant], name="hpb")(x))
     model = randomize_weights(model, seed=10)
@@ -252,7 +253,7 @@ def test_global_residual_adds_the_bilinear_upscale(name, residual, rng):
 
 @pytest.mark.parametrize("name,binary_convs", [("bsrn", 120), ("srresnet-bam", 32)])
 def test_whole_network_converts_and_agrees_on_a_real_image(name, binary_convs):
-    """The issue's whole-network guarantee, at full depth, through ``convert_checked`` (which
+    """The whole-network conversion guarantee, at full depth, through ``convert_checked`` (which
     freezes). For bsrn it holds with its default k = 130; with the paper's k = 1 rounding-level
     sign flips cascade over the 120 binary steps (README, "Sign flips cascade")."""
     model = randomize_weights(build_model(NetworkConfig(name, 4), (12, 16), batch_size=1), seed=13)

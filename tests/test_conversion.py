@@ -2,6 +2,7 @@
 flatbuffer computes what Keras computes."""
 
 from lce_models.data.images import sample_image
+from lce_models.evaluation.metrics import agreement
 from lce_models.models import NETWORKS, NetworkConfig, build_model
 from lce_models.models.units import PADDINGS, PARTS, VARIANTS
 from lce_models.runtimes.flatbuffer import op_census
@@ -14,7 +15,7 @@ from conftest import randomize_weights
 from test_units import unit_model
 
 from converters.tflite import ConversionError, check_lowering, convert, convert_checked, with_fixed_shape
-from converters.verify import agreement, run_tflite, sign_flip_share
+from converters.verify import run_tflite, sign_flip_share
 
 # BAM networks (slow to convert whole) have their own whole-network tests in test_bam;
 # bbcu-att's in test_tools (through tools/convert.py). srresnet-bw shares its upsampler with

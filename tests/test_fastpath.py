@@ -5,6 +5,7 @@ computes what Keras computes."""
 import json
 
 from lce_models.data.images import sample_image
+from lce_models.evaluation.metrics import agreement
 from lce_models.models import NetworkConfig, build_model, model_card
 from lce_models.runtimes import bitpacked
 from lce_models.runtimes.bitpacked import session as bitpacked_session
@@ -18,7 +19,6 @@ from test_tools import tool
 
 from converters import fastpath
 from converters import onnx as onnx_export
-from converters.verify import agreement
 
 
 def test_custom_op_is_the_kernel(rng):

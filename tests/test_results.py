@@ -16,7 +16,7 @@ from test_tools import tool
 from converters import quality
 
 SET5 = DATA_ROOT / "test" / "Set5"
-#: Issue 7: a shipped x4 SR model is at least 2.0 dB above bicubic on Set5 (Y PSNR).
+#: A shipped x4 SR model is at least 2.0 dB above bicubic on Set5 (Y PSNR).
 FLOOR_DB = 2.0
 
 pytestmark = pytest.mark.skipif(not SET5.is_dir(), reason="shared data absent")

@@ -64,7 +64,7 @@ def test_convert_writes_a_verified_flatbuffer_and_report(tmp_path, capsys):
 
 
 def test_convert_bbcu_att_with_unit_options(tmp_path, capsys):
-    """Issue 10's network through the main job: every binary conv an LceBconv2d, the spatial
+    """The unit options' network through the main job: every binary conv an LceBconv2d, the spatial
     attention's float ops counted, Keras and .tflite within 50 dB (else exit 1)."""
     argv = ["--model", "bbcu-att", "--unit-option", "attention=spatial", "--unit-option", "estimator=ede",
             "--unit-option", "balanced=true", "--input-size", "16x24", "--out", str(tmp_path)]

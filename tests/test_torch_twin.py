@@ -13,13 +13,14 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from lce_models.data.images import DATA_ROOT, sample_image
+from lce_models.evaluation.metrics import agreement
 from lce_models.models import NetworkConfig, build_model
 from lce_models.torch_twin import checkpoint, mapping, modules, training, verify
 
 from test_tools import tool  # noqa: E402
 
 from converters.tflite import convert_checked
-from converters.verify import agreement, run_tflite
+from converters.verify import run_tflite
 
 ROOT = Path(__file__).resolve().parent.parent
 SET5_HR = DATA_ROOT / "test" / "Set5" / "HR"

@@ -104,7 +104,8 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 from lce_models.models import NetworkConfig
 from lce_models.data.images import DATA_ROOT
 from lce_models.data.degradations import Degradation
-from lce_models.training.trainer import TrainingPlan, train
+from lce_models.training.plan import TrainingPlan
+from lce_models.training.trainer import train
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"][: int(sys.argv[2])])
 plan = TrainingPlan(steps=2, batch_size=4, patch=12, learning_rate=1e-2, validate_every=9,
                     data=(DATA_ROOT / "train" / "T91",))

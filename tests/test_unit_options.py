@@ -1,9 +1,10 @@
-"""The seed-001 units: estimators, balanced weights and attention in BBCU (``bbcu-att``), and
+"""The unit options: estimators, balanced weights and attention in BBCU (``bbcu-att``), and
 the binary-weight SRResNet (``srresnet-bw``): configuration, complexity, and the conversion
 guarantee of every network (each binary conv with binary inputs an LceBconv2d; Keras and
 .tflite within 50 dB on a real image)."""
 
 from lce_models.data.images import sample_image
+from lce_models.evaluation.metrics import agreement
 from lce_models.models import NetworkConfig, build_model
 from lce_models.models.complexity import count
 from lce_models.models.freezing import freeze
@@ -14,7 +15,7 @@ import pytest
 from conftest import randomize_weights
 
 from converters.tflite import convert_checked
-from converters.verify import agreement, run_tflite
+from converters.verify import run_tflite
 
 TRICKS = {"estimator": "ede", "weight_estimator": "swish", "balanced": True, "weight_scale": "pow2"}
 

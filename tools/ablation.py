@@ -1,4 +1,4 @@
-"""The seed-001 ablation: BBCU-L with each sign-gradient estimator, with balanced weights, with
+"""The ablation of the unit options: BBCU-L with each sign-gradient estimator, with balanced weights, with
 each attention kind, the binary-weight SRResNet and the float SRResNet, trained with equal
 budgets (same steps, data, seed) and measured side by side.
 
@@ -27,7 +27,8 @@ from lce_models.models.complexity import PAPER_INPUT, count
 from lce_models.models.registry import build_model
 from lce_models.runtimes.tflite import tflite_runtime
 from lce_models.training import ablation
-from lce_models.training.trainer import SetupError, TrainingPlan, train
+from lce_models.training.plan import TrainingPlan
+from lce_models.training.trainer import SetupError, train
 
 # After lce_models, which selects Keras 2 before TensorFlow loads.
 from converters.benchmarking import measure as benchmark

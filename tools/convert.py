@@ -47,7 +47,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     model, source = loader.keras_model(args.model, args.scale, cli.network_fields(args), args.input_size,
-                                       batch_size=1)
+                                       batch_size=1, strict=True)
     references = keras_references(model, probes(args.input_size, model.config.channels, args.image))
     artifacts = {}
     for fmt in FORMATS if args.to == "all" else (args.to,):

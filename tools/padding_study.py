@@ -15,7 +15,8 @@ from lce_models.data.images import training_folders
 from lce_models.evaluation.protocol import evaluate, keras_restorer
 from lce_models.models import NetworkConfig
 from lce_models.models.units import PADDINGS
-from lce_models.training.trainer import TrainingPlan, train
+from lce_models.training.plan import TrainingPlan
+from lce_models.training.trainer import train
 
 
 @cli.main

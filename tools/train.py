@@ -26,7 +26,8 @@ from lce_models.data.images import training_folders
 from lce_models.models import NETWORKS
 from lce_models.models.registry import GLOBAL_RESIDUALS
 from lce_models.runtimes.loader import network_config
-from lce_models.training.trainer import SetupError, TrainingPlan, train
+from lce_models.training.plan import TrainingPlan
+from lce_models.training.trainer import SetupError, train
 
 LEVEL_FLAG = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}
 

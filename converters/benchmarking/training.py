@@ -6,7 +6,8 @@ from lce_models.data.degradations import Degradation
 from lce_models.data.images import training_folders
 from lce_models.models import NETWORKS
 from lce_models.runtimes.loader import network_config
-from lce_models.training.trainer import TrainingPlan, train
+from lce_models.training.plan import TrainingPlan
+from lce_models.training.trainer import train
 
 from converters.benchmarking.measure import machine
 

@@ -6,6 +6,8 @@ is (grayscale JPEG artifact removal). ``border`` pixels are cropped from each si
 (``border`` = scale for SR, 0 otherwise).
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import tensorflow as tf
 
@@ -55,3 +57,20 @@ def ssim(output, target, border=0, space="y"):
         filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03,
     )
     return float(value.numpy())
+
+
+@dataclass(frozen=True)
+class Agreement:
+    max_abs_diff: float
+    psnr_db: float  # of the converted output against the Keras output, peak 1.0
+
+    def as_dict(self):
+        return {"max_abs_diff": self.max_abs_diff, "psnr_db": self.psnr_db}
+
+
+def agreement(reference, candidate):
+    """Max abs difference and PSNR (peak 1.0, images in [0, 1]) between two outputs."""
+    reference = np.asarray(reference, np.float32)
+    candidate = np.asarray(candidate, np.float32)
+    psnr = tf.image.psnr(reference, candidate, max_val=1.0).numpy()
+    return Agreement(float(np.abs(reference - candidate).max()), float(np.min(psnr)))

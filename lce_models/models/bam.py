@@ -42,7 +42,7 @@ a constant: ``lce_models.models.freezing.freeze`` replaces each ``BAMConv2D`` by
 E(|W_n|) * Sign(...), which ``magnitude_aware_sign`` leaves unchanged, so the LCE converter
 makes one ``LceBconv2d`` of it, and tf2onnx one ``Conv`` with folded weights.
 
-Measured caveat (README, "Sign flips cascade"): a full-depth BSRN turns the rare sign that
+Measured caveat (docs/models.md, "Sign flips cascade"): a full-depth BSRN turns the rare sign that
 float rounding flips between TensorFlow and LCE into a cascade over its 120 binary steps,
 mostly through the weight accumulation; residual alignment (k = 130) damps it.
 """

@@ -36,7 +36,7 @@ block counts their totals are the paper's Table 3 (``tools/complexity.py``). Two
 from the paper are defaults, each measured here, and each undone by one option.
 ``bsrn`` scales the image by k = 130 (BBCU's residual alignment; ``k=1`` is the paper's): it
 trains faster and keeps the LCE flatbuffer within 50 dB of Keras, which k = 1 does not
-(README, "Sign flips cascade in full-depth BSRN"). The BAM networks add the bilinear upscaled
+(docs/models.md, "Sign flips cascade in full-depth BSRN"). The BAM networks add the bilinear upscaled
 input to their output, as BBCU does (``global_residual="none"`` is the paper's): from scratch
 on T91 + BSD200 (batch 8, LR patch 24), ``bsrn`` x4 reached 29.29 dB on Set5 after 100 steps
 with it and 24.94 dB without, below bicubic; ``training/README.md`` has the runs. VDSR_BAM is not offered: VDSR

@@ -24,8 +24,8 @@ residual path survive.
 reference code pads the sign output with zeros) or ``"one"`` (+1, which LCE's bitpacked
 kernels compute directly, with no correction term for the border pixels).
 
-``options`` (``UnitOptions``) holds the training tricks of the seed-001 proposal ("Lossless
-picture quality for binary neural networks in pixel-level tasks"): the sign-gradient estimator
+``options`` (``UnitOptions``) holds the training tricks of the proposal "Lossless
+picture quality for binary neural networks in pixel-level tasks" (Ovcharenko, Zharikov): the sign-gradient estimator
 of activations and weights, balanced weights, and a float attention on the binary branch. The
 defaults are the BBCU reference's, and build exactly the graph of a unit without options.
 """

@@ -35,23 +35,26 @@ def is_model_file(spec):
     return Path(spec).suffix.lower() in FORMATS
 
 
-def network_config(name, scale=None, **fields):
-    """The resolved ``NetworkConfig`` of a network name; ``scale`` applies to SR networks only,
-    so that one ``--scale`` flag serves every task."""
+def network_config(name, scale=None, strict=False, **fields):
+    """The resolved ``NetworkConfig`` of a network name. ``scale`` applies to SR networks only,
+    so that one ``--scale`` flag serves every task; ``strict``: a scale given for another
+    network is a ``ConfigurationError``."""
     sr = name in NETWORKS and NETWORKS[name].task == "sr"
-    return NetworkConfig(name, scale if sr else None, **fields).resolved()
+    return NetworkConfig(name, scale if sr or strict else None, **fields).resolved()
 
 
-def keras_model(spec, scale=None, fields=None, input_shape=(None, None), batch_size=None, untrained="warn"):
+def keras_model(spec, scale=None, fields=None, input_shape=(None, None), batch_size=None, untrained="warn",
+                strict=False):
     """(Keras model, where its weights came from) of a network name or a model card .json.
 
     ``fields``: further ``NetworkConfig`` fields of a network name (variant, padding, ...);
-    ``input_shape`` / ``batch_size`` as ``build_model``'s (fix both to convert)."""
+    ``input_shape`` / ``batch_size`` as ``build_model``'s (fix both to convert); ``strict`` as
+    ``network_config``'s."""
     if Path(spec).suffix.lower() == ".json":
         return model_card.load(spec, input_shape, batch_size), str(spec)
     if is_model_file(spec):
         raise LoadError(f"{spec}: a converted file; this needs a network name or a model card .json")
-    config = network_config(spec, scale, **(fields or {}))
+    config = network_config(spec, scale, strict, **(fields or {}))
     card = model_card.shipped(config)
     if card is not None:
         return model_card.load(card, input_shape, batch_size), str(card)

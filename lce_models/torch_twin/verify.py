@@ -4,13 +4,12 @@ photograph (the same ``Agreement`` as the conversion checks)."""
 import re
 
 from lce_models.data.images import sample_image
+from lce_models.evaluation.metrics import agreement
 from lce_models.torch_twin.mapping import torch_prefix
 
 import numpy as np
 import tf_keras as keras
 import torch
-
-from converters.verify import agreement
 
 #: Unit outputs may differ by float rounding only (sums in another order).
 UNIT_TOLERANCE = 1e-4

@@ -1,5 +1,5 @@
-"""The seed-001 ablation ("Lossless picture quality for binary neural networks in pixel-level
-tasks", Ovcharenko and Zharikov): which training tricks close the gap between a binary SR
+"""The ablation of "Lossless picture quality for binary neural networks in pixel-level
+tasks" (Ovcharenko and Zharikov): which training tricks close the gap between a binary SR
 network and its float twin.
 
 Every row trains from scratch with the same ``TrainingPlan`` (steps, batch, patch, data,

@@ -27,7 +27,6 @@ from lce_models.evaluation.protocol import evaluate, keras_restorer, set_folders
 from lce_models.files import atomic_write
 from lce_models.models import model_card, quantizers
 from lce_models.models.registry import ConfigurationError, NetworkConfig, build_model
-from lce_models.training.plan import TrainingPlan  # noqa: F401  (the tools import it from here)
 
 import tensorflow as tf
 import tf_keras as keras

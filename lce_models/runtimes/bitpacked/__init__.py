@@ -1,5 +1,5 @@
 """The x86-64 fast path's binary convolution: bit-packed weights and the C kernel
-(``lce_models/runtimes/bitpacked/bconv.c``, built by ``pip install -e .``) called through ctypes.
+(``csrc/``, built by ``pip install -e .``) called through ctypes.
 
 A binarized convolution is ``conv(sign(x), W)`` with ``W[o] = +-alpha[o]``, 3x3, stride 1,
 "same" size, its border either +1 (``pad="one"``, larq's ``pad_values=1``) or 0 (``"zero"``).
@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 PADS = ("one", "zero")
-#: The kernel's instruction sets, by their number in bconv.c; the CPU's best is picked by default.
+#: The kernel's instruction sets, by their number (csrc/bconv.h's ISA_*); the best is picked by default.
 ISAS = ("portable", "avx2", "avx512")
-#: Output channels the kernel computes together (``BLOCK`` in bconv.c).
+#: Output channels the kernel computes together (``BLOCK`` in csrc/bconv.h).
 BLOCK = 16
 
 
@@ -77,7 +77,7 @@ def available_isas():
 
 
 def isa_number(isa):
-    """bconv.c's number of an instruction set name (the best here when None); one
+    """The C number of an instruction set name (the best here when None); one
     ``FastPathError`` line for one this CPU does not run."""
     if isa is None:
         return library().bp_best_isa()
@@ -87,7 +87,7 @@ def isa_number(isa):
 
 
 #: Binary MACs of one round of bp_popcount_peak: 4 pairs of 64-bit words, 4 vectors of 256 bits or
-#: 12 of 512 (bconv.c's CHAINS_4 and CHAINS_12).
+#: 12 of 512 (csrc/popcount_limit.c's CHAINS_4 and CHAINS_12).
 _PEAK_ROUND = {"portable": 4 * 128, "avx2": 4 * 256, "avx512": 12 * 512}
 
 
