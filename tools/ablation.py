@@ -30,20 +30,15 @@ from lce_models.training import ablation
 from lce_models.training.plan import TrainingPlan
 from lce_models.training.trainer import SetupError, train
 
-# After lce_models, which selects Keras 2 before TensorFlow loads.
 from converters.benchmarking import measure as benchmark
 from converters.tflite import convert_checked, with_fixed_shape
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 def measure_row(key, run_dir, plan, sets, latency_size, threads, runs, progress):
     label, config = ablation.ROWS[key]
     config = config.resolved()
     degradation = Degradation("sr", config.scale)
-    log(f"{key}: training {label} for {plan.steps} steps in {run_dir}")
+    cli.log(f"{key}: training {label} for {plan.steps} steps in {run_dir}")
     train(run_dir, config, degradation, plan, progress=progress)
     model = model_card.load(run_dir / "latest.json")
     scores = {}

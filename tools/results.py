@@ -24,12 +24,7 @@ from lce_models.models import model_card
 from lce_models.runtimes import loader
 from lce_models.runtimes.tflite import KERNELS
 
-# After lce_models, which selects Keras 2 before TensorFlow loads.
 from converters import quality
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 def shown(path):
@@ -67,16 +62,16 @@ def main(argv=None):
         config, info = model.config, model.card
         scales.add(config.scale)
         label = f"{config.name} x{config.scale}"
-        log(f"{label} ({card})")
+        cli.log(f"{label} ({card})")
         training = info.get("training", {})
         digest = hashlib.sha256(model_card.read(card)[1].read_bytes()).hexdigest()
         before = earlier.get("models", {}).get(label, {})
         if (before.get("weights_sha256") == digest and list(before.get("results", {}).get("Keras", {})) == sets
                 and earlier.get("kernels") == args.kernels):
-            log(f"  unchanged since {args.json}: its figures are reused")
+            cli.log(f"  unchanged since {args.json}: its figures are reused")
             results = before["results"]
         else:
-            results = quality.measure(model, sets, args.threads, args.kernels, log)
+            results = quality.measure(model, sets, args.threads, args.kernels, cli.log)
         models[label] = {
             "card": shown(card), "weights_sha256": digest, "steps": training.get("steps"),
             "hours": training.get("hours", float("nan")), "results": results,
@@ -95,7 +90,7 @@ def main(argv=None):
                                             "kernels": args.kernels, "threads": args.threads}, indent=2) + "\n")
     failed = [(label, *d) for label, m in models.items() for d in quality.disagreements(m["results"])]
     for label, set_name, runtime, diff in failed:
-        log(f"error: {label} on {set_name}: {runtime} is {diff:+.3f} dB from Keras "
+        cli.log(f"error: {label} on {set_name}: {runtime} is {diff:+.3f} dB from Keras "
             f"(more than {quality.AGREEMENT_DB} dB)")
     return 1 if failed else 0
 
