@@ -34,7 +34,8 @@ def kernel(settings, channels=64):
     name = f"binary conv 3x3 {c}->{c}"
     log(f"converting {name} at {h}x{w} ({settings.padding} padding) to tflite and to the fast path ...")
     try:
-        tfl = atomic_write(Path(settings.out) / f"bconv{c}_{settings.padding}_{h}x{w}.tflite", convert_checked(model)[0])
+        tfl = atomic_write(Path(settings.out) / f"bconv{c}_{settings.padding}_{h}x{w}.tflite",
+                           convert_checked(model)[0])
     except ConversionError as e:
         raise UserError(str(e)) from None
     fast = atomic_write(Path(settings.out) / f"bconv{c}_{settings.padding}_{h}x{w}.bitpacked.onnx",
@@ -52,8 +53,8 @@ def kernel(settings, channels=64):
         peak = bitpacked.popcount_peak(isa)
         for threads in settings.threads:
             stats = measure.summary_ms(measure.time_runs(
-                lambda v: bitpacked.conv3x3(v, weights, settings.padding, threads, isa, out=out, nhwc=True), x, settings.runs,
-                settings.warmup))
+                lambda v: bitpacked.conv3x3(v, weights, settings.padding, threads, isa, out=out, nhwc=True), x,
+                settings.runs, settings.warmup))
             rows.append(measure.Measurement.local(name, f"bare kernel, {isa}", threads, f"{h}x{w}", stats))
             rate = macs / (stats["median_ms"] / 1000) / threads
             lines.append(f"- bare kernel, {isa}, {threads} threads: {rate / 1e9:.0f} G binary MACs/s/core = "

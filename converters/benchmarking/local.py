@@ -39,7 +39,7 @@ def measure_local(path, backends, settings, name=None):
         for threads in settings.threads:
             try:
                 row = measure.measure(name or path.name, label, lambda: make(threads), threads,
-                                        settings.runs, settings.warmup, settings.input_size)
+                                      settings.runs, settings.warmup, settings.input_size)
             except ValueError as e:
                 raise UserError(f"{path}: {e}") from None
             except RuntimeError as e:  # runtimes' own errors on a file they cannot load

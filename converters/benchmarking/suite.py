@@ -44,7 +44,8 @@ def suite(settings, quality_files=(), plot=None):
     rows, psnr = [], quality(quality_files)
     for name, backend in SUITE:
         fast = name in FAST_PATH
-        label, (tfl, onx, *bitpacked) = converted(name, settings, ("tflite", "onnx") + (("onnx-bitpacked",) if fast else ()))
+        formats = ("tflite", "onnx") + (("onnx-bitpacked",) if fast else ())
+        label, (tfl, onx, *bitpacked) = converted(name, settings, formats)
         data = tfl.read_bytes()
         if backend == "lce":
             engines = local_backends(tfl, settings.kernels, settings.xnnpack)

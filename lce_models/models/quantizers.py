@@ -15,9 +15,10 @@ All give sign(0) = +1, as LCE's bit-packing does; the reference's ``torch.sign(0
 matters for exact zeros, which in BBCU come from zero padding (handled by the conv's padding,
 see ``lce_models.models.units``), not from the sign.
 
-The gradient estimators that "Lossless picture quality for binary neural networks in pixel-level tasks" ablates are selectable by name
-(``ESTIMATORS``) for activations (``BinaryActivation``) and weights (``BinaryWeight``); the
-forward pass is larq's sign in every case, so the LCE converter sees the same graph:
+The gradient estimators that "Lossless picture quality for binary neural networks in pixel-level
+tasks" ablates are selectable by name (``ESTIMATORS``) for activations (``BinaryActivation``)
+and weights (``BinaryWeight``); the forward pass is larq's sign in every case, so the LCE
+converter sees the same graph:
 
 ``ste``     clipped straight-through: 1 for |x| <= 1, else 0 (BNN, Courbariaux et al. 2016)
 ``approx``  ApproxSign: 2 - 2|x| for |x| < 1, else 0 (Bi-Real Net, Eq. 5-6)
