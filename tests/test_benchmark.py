@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from lce_models.models import NetworkConfig, build_model
+from lce_models.runtimes import bitpacked
 from lce_models.runtimes.tflite import KERNELS, tflite_runtime
 
 import numpy as np
@@ -238,6 +239,9 @@ def test_suite_table_and_quality_plot(tmp_path, monkeypatch, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = capsys.readouterr().out
     assert "Set5 PSNR (dB)" in out and "How many times faster the fast path runs" in out
+    best = bitpacked.available_isas()[-1]
+    assert f"binary convolutions ran its {best} kernel" in out
+    assert json.loads((tmp_path / "s.json").read_text())["fast_path_isa"] == best
     # the speedups are the medians' ratios; the float reference is not in this small zoo: "-"
     speedup = json.loads((tmp_path / "s.json").read_text())["speedups"]
     medians = {r["backend"]: r["median_ms"] for r in rows}

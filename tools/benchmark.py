@@ -39,12 +39,13 @@ from dataclasses import fields
 
 from lce_models import cli
 from lce_models.files import atomic_write
+from lce_models.runtimes import bitpacked
 from lce_models.runtimes.tflite import KERNELS
 
 from converters.benchmarking import measure, remote
 from converters.benchmarking.files import model_files
 from converters.benchmarking.kernel import kernel
-from converters.benchmarking.local import local_backends, measure_local
+from converters.benchmarking.local import FAST_LABEL, local_backends, measure_local
 from converters.benchmarking.profile import profiles
 from converters.benchmarking.suite import suite, suite_speedups
 from converters.benchmarking.training import training_throughput
@@ -149,6 +150,10 @@ def main(argv=None):
     print(f"machine: {measure.machine()}" + ("; LCE's binary kernels here are its portable reference "
           "code, not ARM64 figures" if local and platform.machine() == "x86_64" else ""))
     print(measure.table(rows))
+    if any(r.backend == FAST_LABEL for r in rows):
+        records["fast_path_isa"] = bitpacked.available_isas()[-1]
+        print(f"\nThe fast path's binary convolutions ran its {records['fast_path_isa']} kernel, the best this CPU "
+              f"has (of {', '.join(bitpacked.ISAS)}).")
     if extra:
         print(f"\nHow many times faster the fast path runs (other median / fast-path median):\n{extra}")
     if lines:

@@ -74,17 +74,28 @@ def time_runs(run, x, runs, warmup):
     return times
 
 
+def vector_isa(flags):
+    """The x86-64 vector extensions that decide the binary kernels' speed, in words, from the
+    CPU's flags (hosts of one machine kind differ: some have AVX-512 VPOPCNTDQ, others AVX2 only)."""
+    if "avx512_vpopcntdq" in flags:
+        return "AVX-512 VPOPCNTDQ"
+    return "AVX2, no AVX-512 VPOPCNTDQ" if "avx2" in flags else "no AVX2"
+
+
 def machine():
-    """This machine in words, for every table that reports a latency."""
-    cpu = platform.processor() or ""
+    """This machine in words, for every table that reports a latency: CPU, cores and, on
+    x86-64, its vector extensions."""
+    cpu, named, flags = platform.processor() or "", False, None
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            if line.startswith("model name") and not named:
+                cpu, named = line.split(":", 1)[1].strip(), True
+            elif line.startswith("flags") and flags is None:
+                flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return f"{platform.machine()} {cpu}, {os.cpu_count()} cores".replace("  ", " ")
+    isa = f", {vector_isa(flags)}" if flags is not None and platform.machine() == "x86_64" else ""
+    return f"{platform.machine()} {cpu}, {os.cpu_count()} cores{isa}".replace("  ", " ")
 
 
 @dataclass
