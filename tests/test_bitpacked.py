@@ -152,3 +152,29 @@ def test_popcount_limit_does_the_work_it_counts(isa):
     else:
         expected = rounds * int(np.unpackbits(lanes.view(np.uint8)).sum())
     assert bitpacked.library().bp_popcount_peak(bitpacked.isa_number(isa), rounds) == expected
+
+
+@pytest.mark.skipif("avx2" not in bitpacked.available_isas(), reason="needs AVX2")
+@pytest.mark.parametrize("method", bitpacked.AVX2_METHODS[1:])
+def test_avx2_counting_methods_do_the_work_they_count(method):
+    """Harley-Seal and scalar popcnt count every bit of the inputs their rounds are credited with
+    (_METHOD_ROUND): Harley-Seal 16 vectors a round, of 2 seeds alternately, each 4 equal words;
+    popcnt 8 words of 8 seeds. Fails if a round counts fewer inputs or a carry is dropped."""
+    width, key, rounds = {"harley-seal": 256, "popcnt": 64}[method], 0x5DEECE66D, 7
+    inputs = bitpacked._METHOD_ROUND[method] // width
+    seeds = [((j + 1) * 0x9E3779B97F4A7C15) % 2**64 for j in range(2 if method == "harley-seal" else 8)]
+    words = np.array([seeds[i % len(seeds)] ^ key for i in range(inputs) for _ in range(width // 64)], np.uint64)
+    expected = rounds * int(np.unpackbits(words.view(np.uint8)).sum())
+    number = bitpacked.AVX2_METHODS.index(method)
+    assert bitpacked.library().bp_popcount_method_peak(number, rounds) == expected
+    assert bitpacked.library().bp_popcount_method_peak(number, 1) * rounds == expected
+
+
+def test_the_avx2_limit_is_its_fastest_method(monkeypatch):
+    if "avx2" not in bitpacked.available_isas():
+        pytest.skip("needs AVX2")
+    peaks = bitpacked.avx2_method_peaks(seconds=0.01)
+    assert set(peaks) == set(bitpacked.AVX2_METHODS) and min(peaks.values()) > 0
+    monkeypatch.setattr(bitpacked, "avx2_method_peaks", lambda seconds: {"nibble-lookup": 3.0, "harley-seal": 5.0,
+                                                                         "popcnt": 4.0})
+    assert bitpacked.popcount_peak("avx2") == 5.0

@@ -51,8 +51,9 @@ def _library():
                                ctypes.c_int, ctypes.c_int, ptr]
     lib.bp_conv3x3.restype = None
     lib.bp_best_isa.restype = ctypes.c_int
-    lib.bp_popcount_peak.argtypes = [ctypes.c_int, i64]
-    lib.bp_popcount_peak.restype = i64
+    for peak in (lib.bp_popcount_peak, lib.bp_popcount_method_peak):
+        peak.argtypes = [ctypes.c_int, i64]
+        peak.restype = i64
     for setter in (lib.bp_set_threads, lib.bp_set_isa):
         setter.argtypes = [ctypes.c_int]
         setter.restype = None
@@ -89,21 +90,42 @@ def isa_number(isa):
 #: Binary MACs of one round of bp_popcount_peak: 4 pairs of 64-bit words, 4 vectors of 256 bits or
 #: 12 of 512 (csrc/popcount_limit.c's CHAINS_4 and CHAINS_12).
 _PEAK_ROUND = {"portable": 4 * 128, "avx2": 4 * 256, "avx512": 12 * 512}
+#: Ways to count bits with AVX2, by their number in csrc/bconv.h (METHOD_*): the kernel's nibble
+#: lookup (vpshufb), Harley-Seal carry-save adders, scalar popcnt on 64-bit words.
+AVX2_METHODS = ("nibble-lookup", "harley-seal", "popcnt")
+#: Binary MACs of one round of bp_popcount_method_peak: 4 vectors of 256 bits, 16 of 256, 8 words.
+_METHOD_ROUND = {"nibble-lookup": 4 * 256, "harley-seal": 16 * 256, "popcnt": 8 * 64}
+
+
+def _rate(run, bits_a_round, seconds):
+    """Bits a second of ``run(rounds)``, timed over at least ``seconds``."""
+    rounds = 1000
+    while True:
+        start = time.perf_counter()
+        run(rounds)
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return bits_a_round * rounds / elapsed
+        rounds *= 2 if elapsed < seconds / 8 else max(2, int(seconds / max(elapsed, 1e-9)) + 1)
+
+
+def avx2_method_peaks(seconds=0.3):
+    """{method: binary MACs per second of one core} of each AVX2 counting method, measured as
+    ``popcount_peak`` measures (needs an AVX2 CPU)."""
+    lib = library()
+    return {m: _rate(lambda n, i=i: lib.bp_popcount_method_peak(i, n), _METHOD_ROUND[m], seconds)
+            for i, m in enumerate(AVX2_METHODS)}
 
 
 def popcount_peak(isa=None, seconds=0.3):
     """Binary MACs per second of one core at its popcount limit, as measured here: xor,
     popcount and add of register-resident vectors with ``isa`` (the best when None), nothing
-    loaded or stored. What the kernel's own MACs/s are to be compared with."""
+    loaded or stored. What the kernel's own MACs/s are to be compared with. For AVX2, the
+    fastest of its counting methods (``avx2_method_peaks``)."""
     number = isa_number(isa)
-    lib, rounds = library(), 1000
-    while True:
-        start = time.perf_counter()
-        lib.bp_popcount_peak(number, rounds)
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return _PEAK_ROUND[ISAS[number]] * rounds / elapsed
-        rounds *= 2 if elapsed < seconds / 8 else max(2, int(seconds / max(elapsed, 1e-9)) + 1)
+    if ISAS[number] == "avx2":
+        return max(avx2_method_peaks(seconds).values())
+    return _rate(lambda n: library().bp_popcount_peak(number, n), _PEAK_ROUND[ISAS[number]], seconds)
 
 
 def words(channels):

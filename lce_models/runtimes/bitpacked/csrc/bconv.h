@@ -39,6 +39,8 @@
 #define INTERNAL __attribute__((visibility("hidden")))
 
 enum { ISA_PORTABLE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+/* Ways to count bits with AVX2 (bp_popcount_method_peak); the kernel's is METHOD_NIBBLES. */
+enum { METHOD_NIBBLES = 0, METHOD_HARLEY_SEAL = 1, METHOD_POPCNT = 2 };
 
 /* The bit count of each 64-bit lane of v (a uint64_t or a GCC vector of them), in place. */
 #define POPCOUNT_LANES(v)                                                   \
@@ -83,6 +85,7 @@ void bp_conv3x3(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t
 void bp_set_stream_above(int64_t bytes);
 int bp_best_isa(void);
 int64_t bp_popcount_peak(int which, int64_t iterations);
+int64_t bp_popcount_method_peak(int method, int64_t iterations);
 void bp_set_threads(int threads);
 void bp_set_isa(int which);
 
