@@ -52,6 +52,7 @@ void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c
     const __m256i lanes = _mm256_setr_epi64x(0, 1, 2, 3), even = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
     for (int64_t x0 = 0; x0 < w; x0 += AVX2_PIXELS) {
         const int64_t n = w - x0 < AVX2_PIXELS ? w - x0 : AVX2_PIXELS;
+        const int whole = n == AVX2_PIXELS;  /* vpmaskmovq loads are slow on AMD's cores: only for a tail */
         const __m256i m0 = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), lanes);
         const __m256i m1 = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n - 4), lanes);
         const __m256i store_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -62,7 +63,8 @@ void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c
             const uint64_t *base = packed + y * row_stride + x0;
             for (int64_t i = 0, since = 0; i < rounds; i++) {  /* one loop: gcc keeps `bytes` in registers */
                 const long long *src = (const long long *)(base + offsets[i]);
-                const __m256i a = _mm256_maskload_epi64(src, m0), b = _mm256_maskload_epi64(src + 4, m1);
+                const __m256i a = whole ? _mm256_loadu_si256((const __m256i *)src) : _mm256_maskload_epi64(src, m0);
+                const __m256i b = whole ? _mm256_loadu_si256((const __m256i *)(src + 4)) : _mm256_maskload_epi64(src + 4, m1);
                 const __m256i a_lo = _mm256_and_si256(a, low), a_hi = _mm256_and_si256(_mm256_srli_epi16(a, 4), low);
                 const __m256i b_lo = _mm256_and_si256(b, low), b_hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), low);
                 const long long *wn = (const long long *)nibbles + 2 * (i * o_pad + o0);
