@@ -20,7 +20,7 @@ from converters.verify import run_tflite, sign_flip_share
 # BAM networks (slow to convert whole) have their own whole-network tests in test_bam;
 # bbcu-att's in test_tools (through tools/convert.py). srresnet-bw shares its upsampler with
 # srresnet-fp: x4 alone shows its body converts.
-ALL_NETWORKS = [(n, s) for n, spec in NETWORKS.items() if spec.family != "bam" and n != "bbcu-att"
+ALL_NETWORKS = [(n, s) for n, spec in NETWORKS.items() if spec.family.name != "bam" and n != "bbcu-att"
                 for s in spec.scales if n != "srresnet-bw" or s == 4] + [("bbcu-dn-gray", 1)]
 #: Full depth at x4 (and for the single-scale networks); the x2 / x3 upsamplers at depth 2.
 SHALLOW_DEPTH = 2

@@ -1,12 +1,45 @@
 """The networks of BSRN (Xin et al., ECCV 2020) with bit accumulation (``bam``): BSRN itself and
 SRResNet_BAM, on an EDSR-style float skeleton."""
 
+from dataclasses import replace
+
 from lce_models.models import bam
 from lce_models.models.common import float_conv, global_residual, upsample_factors
 from lce_models.models.layers import PixelShuffle
-from lce_models.models.registry import register
+from lce_models.models.registry import GLOBAL_RESIDUALS, ConfigurationError, Family, register
+from lce_models.models.units import PADDINGS
 
 import tf_keras as keras
+
+
+class BAMFamily(Family):
+    """Networks with bit accumulation: the paper's BAM or an ablation of its Table 4 (default
+    ``bam``), with ``bam_options`` over the variant's ``BAMOptions``, either border padding, and
+    either global residual (the EDSR-style ``"none"`` of the paper, or the bilinear default)."""
+
+    name = "bam"
+    legacy_global_residual = "none"  # cards from before the option: the paper's networks
+
+    def variant(self, config):
+        variant = config.variant or "bam"
+        if variant not in bam.VARIANTS:
+            raise ConfigurationError(f"unknown BAM variant {variant!r}; choose from {', '.join(bam.VARIANTS)}")
+        if config.padding not in PADDINGS:
+            raise ConfigurationError(f"unknown padding {config.padding!r}; choose from {', '.join(PADDINGS)}")
+        try:
+            options = replace(bam.VARIANTS[variant], **(config.bam_options or {}))
+        except (TypeError, ValueError) as e:
+            raise ConfigurationError(f"bam_options: {e}") from None
+        return variant, options.to_dict()
+
+    def global_residual(self, config):
+        if config.global_residual not in (None, *GLOBAL_RESIDUALS):
+            raise ConfigurationError(f"global_residual must be one of {', '.join(GLOBAL_RESIDUALS)}, "
+                                     f"not {config.global_residual!r}")
+        return config.global_residual or "bilinear"
+
+
+BAM_FAMILY = BAMFamily()
 
 
 def edsr_network(image, c, body, head_size, activation):
@@ -25,7 +58,7 @@ def edsr_network(image, c, body, head_size, activation):
     return keras.layers.Rescaling(1.0 / c.k, name="align_out")(out) if c.k != 1 else out
 
 
-@register("bsrn", task="sr", family="bam", description="BSRN bit-accumulation super-resolution", depth=20,
+@register("bsrn", task="sr", family=BAM_FAMILY, description="BSRN bit-accumulation super-resolution", depth=20,
           n_feats=48, k=130.0)
 def bsrn(image, config):
     """BSRN (Xin et al., ECCV 2020, Sec. 3.3 and Fig. 3): ``depth`` HPB blocks of two LB
@@ -40,7 +73,7 @@ def bsrn(image, config):
     return edsr_network(image, config, body, head_size=3, activation=None)
 
 
-@register("srresnet-bam", task="sr", family="bam", description="SRResNet with bit accumulation")
+@register("srresnet-bam", task="sr", family=BAM_FAMILY, description="SRResNet with bit accumulation")
 def srresnet_bam(image, config):
     """SRResNet_BAM (Xin et al., ECCV 2020, Table 3): SRResNet (Ledig et al., CVPR 2017)
     with each residual block's two convs binarized as BAM steps that accumulate within the

@@ -48,8 +48,6 @@ Models take float32 images in [0, 1], NHWC, and return the same.
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from lce_models.errors import UserError
-from lce_models.models import bam
-from lce_models.models.units import PADDINGS, VARIANTS, UnitOptions, check_unit_options
 
 import tf_keras as keras
 
@@ -60,13 +58,51 @@ class ConfigurationError(UserError, ValueError):
     """A network configuration that cannot be built (one clear line, for the tools to print)."""
 
 
+class Family:
+    """What a family of networks takes beyond the fields every network has: its unit variant
+    and their options, its global residual and its default k. This base is a float family's:
+    no variant, no padding, no unit options, always the bilinear residual. The binary families
+    (``bbcu.BBCU_FAMILY``, ``bsrn.BAM_FAMILY``) override what they take."""
+
+    name = "float"
+    #: ``global_residual`` of a card written before the field existed.
+    legacy_global_residual = None
+
+    def variant(self, config):
+        """(variant, bam_options as a dict or None), checked and defaulted."""
+        if config.bam_options is not None:
+            raise ConfigurationError(f"{config.name} has no bit accumulation: no bam_options")
+        if (config.variant, config.padding) != (None, "zero"):
+            raise ConfigurationError(f"{config.name} is a float network: no variant or padding")
+        return None, None
+
+    def unit_options(self, config, spec):
+        """``UnitOptions`` as a dict, or None for networks without BBCU units."""
+        if config.unit_options is not None:
+            raise ConfigurationError(f"{config.name} has no BBCU units: no unit_options")
+        return None
+
+    def global_residual(self, config):
+        """What an SR network adds to its prediction."""
+        if config.global_residual not in (None, "bilinear"):
+            raise ConfigurationError(f"{config.name} always adds the bilinear upscaled input")
+        return "bilinear"
+
+    def default_k(self, variant, n_feats):
+        """The residual alignment k when neither the config nor the network sets it."""
+        return 1.0
+
+
+FLOAT = Family()
+
+
 @dataclass(frozen=True)
 class NetworkSpec:
     task: str
     scales: tuple
     channels: int
     depth: int
-    family: str  # "bbcu" | "bam" | "float": which unit variants apply
+    family: Family  # which unit variants and options apply
     description: str
     builder: object = field(repr=False)
     n_feats: int = 64
@@ -75,18 +111,18 @@ class NetworkSpec:
 
     @property
     def binary(self):
-        return self.family != "float"
+        return self.family is not FLOAT
 
 
 #: name -> NetworkSpec, in the order the family modules register them.
 NETWORKS = {}
 
 
-def register(name, *, task, family, description, scales=(2, 3, 4), channels=3, depth=16, n_feats=64, k=None,
+def register(name, *, task, description, family=FLOAT, scales=(2, 3, 4), channels=3, depth=16, n_feats=64, k=None,
              unit_defaults=()):
     """Decorator: register ``builder(image, config) -> output`` as network ``name``. The keyword
     defaults are the papers' (3 channels, 64 features, 16 blocks; SR at x2, x3, x4); ``family``
-    ("bbcu", "bam" or "float") says which unit variants and options apply."""
+    (a ``Family``) says which unit variants and options apply."""
 
     def decorate(builder):
         if name in NETWORKS:
@@ -138,7 +174,7 @@ class NetworkConfig:
         if scale not in spec.scales:
             allowed = ", ".join(str(s) for s in spec.scales)
             raise ConfigurationError(f"{self.name} supports scale {allowed}, not {scale}")
-        variant, bam_options = self._resolved_variant(spec)
+        variant, bam_options = spec.family.variant(self)
         channels = self.channels or spec.channels
         if channels not in (1, 3):
             raise ConfigurationError(f"channels must be 1 (gray) or 3 (RGB), not {channels}")
@@ -147,69 +183,20 @@ class NetworkConfig:
             raise ConfigurationError("n_feats must be >= channels and depth >= 1")
         k = self.k if self.k is not None else spec.k
         if k is None:
-            aligned = spec.family == "bbcu" and VARIANTS[variant].residual_alignment
-            k = 130.0 * n_feats / 64 if aligned else 1.0
+            k = spec.family.default_k(variant, n_feats)
         return replace(
             self, scale=scale, channels=channels, n_feats=n_feats, depth=self.depth or spec.depth,
             variant=variant, k=float(k), bam_options=bam_options,
             global_residual=self._resolved_global_residual(spec),
-            unit_options=self._resolved_unit_options(spec),
+            unit_options=spec.family.unit_options(self, spec),
         )
-
-    def _resolved_unit_options(self, spec):
-        if spec.family != "bbcu":
-            if self.unit_options is not None:
-                raise ConfigurationError(f"{self.name} has no BBCU units: no unit_options")
-            return None
-        try:
-            return asdict(UnitOptions(**{**dict(spec.unit_defaults), **(self.unit_options or {})}))
-        except (TypeError, ValueError) as e:
-            raise ConfigurationError(f"unit_options: {e}") from None
 
     def _resolved_global_residual(self, spec):
         if spec.task != "sr":
             if self.global_residual is not None:
                 raise ConfigurationError(f"{self.name} subtracts its predicted noise: no global_residual")
             return None
-        if spec.family != "bam":
-            if self.global_residual not in (None, "bilinear"):
-                raise ConfigurationError(f"{self.name} always adds the bilinear upscaled input")
-            return "bilinear"
-        if self.global_residual not in (None, *GLOBAL_RESIDUALS):
-            raise ConfigurationError(
-                f"global_residual must be one of {', '.join(GLOBAL_RESIDUALS)}, "
-                f"not {self.global_residual!r}"
-            )
-        return self.global_residual or "bilinear"
-
-    def _resolved_variant(self, spec):
-        if spec.family != "bam" and self.bam_options is not None:
-            raise ConfigurationError(f"{self.name} has no bit accumulation: no bam_options")
-        if spec.family == "float":
-            if (self.variant, self.padding) != (None, "zero"):
-                raise ConfigurationError(f"{self.name} is a float network: no variant or padding")
-            return None, None
-        if spec.family == "bbcu":
-            variant = self.variant or "v4"
-            try:
-                check_unit_options(variant, self.padding)
-            except ValueError as e:
-                raise ConfigurationError(str(e)) from None
-            return variant, None
-        variant = self.variant or "bam"
-        if variant not in bam.VARIANTS:
-            raise ConfigurationError(
-                f"unknown BAM variant {variant!r}; choose from {', '.join(bam.VARIANTS)}"
-            )
-        if self.padding not in PADDINGS:
-            raise ConfigurationError(
-                f"unknown padding {self.padding!r}; choose from {', '.join(PADDINGS)}"
-            )
-        try:
-            options = replace(bam.VARIANTS[variant], **(self.bam_options or {}))
-        except (TypeError, ValueError) as e:
-            raise ConfigurationError(f"bam_options: {e}") from None
-        return variant, options.to_dict()
+        return spec.family.global_residual(self)
 
     def to_dict(self):
         return asdict(self)
@@ -220,8 +207,9 @@ class NetworkConfig:
         network described before ``global_residual`` existed had none."""
         known = {f.name for f in fields(cls)}
         d = {k: v for k, v in d.items() if k in known}
-        if "global_residual" not in d and getattr(NETWORKS.get(d.get("name")), "family", "") == "bam":
-            d["global_residual"] = "none"
+        spec = NETWORKS.get(d.get("name"))
+        if "global_residual" not in d and spec is not None and spec.family.legacy_global_residual:
+            d["global_residual"] = spec.family.legacy_global_residual
         return cls(**d)
 
 

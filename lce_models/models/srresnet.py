@@ -5,13 +5,13 @@ from lce_models.models.msrresnet import sr_network
 from lce_models.models.registry import register
 
 
-@register("srresnet-fp", task="sr", family="float", description="float SRResNet baseline")
+@register("srresnet-fp", task="sr", description="float SRResNet baseline")
 def srresnet_fp(image, config):
     """MSRResNet, the float network BBCU-L is binarized from."""
     return sr_network(image, config, body="float", binary_upsampler=False)
 
 
-@register("srresnet-bw", task="sr", family="float",
+@register("srresnet-bw", task="sr",
           description="SRResNet with binary weights (Ma et al. 2019)")
 def srresnet_bw(image, config):
     """The binary-weight SRResNet of Ma et al. (CVPR-W 2019): the residual blocks' conv
