@@ -6,8 +6,8 @@ ONNX: tf2onnx (opset 17) with dynamic height and width, simplified with onnxsim,
 weights folded into constants; runs in onnxruntime.
 ONNX-bitpacked (x86-64 fast path): the ONNX graph with each binarized convolution as one
 BinaryConv3x3 node (domain lce_models.fastpath) carrying bit-packed weights, run in onnxruntime
-by this package's C kernel (lce_models/runtimes/bitpacked/bconv.c, registered as a custom-op library); written as
-<model>.bitpacked.onnx.
+by this package's C kernel (lce_models/runtimes/bitpacked/csrc, registered as a custom-op
+library); written as <model>.bitpacked.onnx.
 
 Each artifact is run beside the Keras model on a photograph and on random input; only if all
 agree (PSNR >= 50 dB against Keras) are the files written, atomically, with report.json;
