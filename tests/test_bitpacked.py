@@ -1,6 +1,5 @@
 """The fast path's bit-packed binary convolution (lce_models/runtimes/bitpacked/csrc) against
-plain NumPy:
-bit-exact for odd sizes, channel counts that are not multiples of 64, borders, both paddings,
+plain NumPy: bit-exact for odd sizes, channel counts that are not multiples of 64, borders, both paddings,
 with and without threshold and bias, NCHW and NHWC, each instruction set this CPU runs, one and
 two threads."""
 
