@@ -10,6 +10,8 @@ from lce_models.errors import UserError
 
 #: Exit status for a user mistake (bad flag, unknown model, missing file), as argparse uses.
 USAGE_ERROR = 2
+#: Exit status after Ctrl-C, as a shell reports a process that SIGINT ended (128 + 2).
+INTERRUPTED = 130
 
 
 def parser(doc, epilog_prefix=""):
@@ -113,7 +115,8 @@ def log(message):
 
 
 def main(function):
-    """Run a tool's ``main``: user mistakes become ``error: ...`` and exit status 2."""
+    """Run a tool's ``main``: user mistakes become ``error: ...`` and exit status 2, Ctrl-C one
+    line and exit status 130 (no traceback either way)."""
 
     @functools.wraps(function)
     def wrapper(argv=None):
@@ -122,5 +125,8 @@ def main(function):
         except (UserError, FileNotFoundError) as e:
             print(f"error: {e}", file=sys.stderr)
             return USAGE_ERROR
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return INTERRUPTED
 
     return wrapper

@@ -1,0 +1,40 @@
+"""What every tool shares: one line and a status for a user mistake or Ctrl-C, and model files
+known by their suffix in any case."""
+
+from lce_models import cli
+from lce_models.errors import UserError
+from lce_models.runtimes import loader
+
+import pytest
+
+
+@pytest.mark.parametrize("raised,status,line", [
+    (UserError("no such network"), cli.USAGE_ERROR, "error: no such network"),
+    (KeyboardInterrupt(), cli.INTERRUPTED, "interrupted"),
+])
+def test_a_tool_ends_with_one_line_and_its_status(raised, status, line, capsys):
+    @cli.main
+    def tool(argv=None):
+        raise raised
+
+    assert tool([]) == status
+    assert capsys.readouterr().err.strip() == line
+
+
+def test_other_errors_are_not_swallowed():
+    @cli.main
+    def tool(argv=None):
+        raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError):
+        tool([])
+
+
+@pytest.mark.parametrize("name", ["x.tflite", "x.TFLITE", "dir/x.Onnx"])
+def test_model_files_are_known_by_their_suffix_in_any_case(name):
+    assert loader.is_model_file(name)
+
+
+def test_an_upper_case_model_file_is_loaded_as_a_file_not_a_network_name(tmp_path):
+    with pytest.raises(loader.LoadError, match="model file not found"):
+        loader.load(str(tmp_path / "model.TFLITE"))
