@@ -39,6 +39,15 @@ def test_convert_user_mistakes(argv, message, capsys, tmp_path):
     assert not list(tmp_path.iterdir())  # nothing written
 
 
+def test_convert_checks_out_before_any_work(tmp_path, capsys):
+    out = tmp_path / "report.json"
+    out.write_text("{}")
+    assert tool("convert")(["--model", "bbcu-dn", "--input-size", "8x8", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: --out {out} is a file, not a folder" in err and "converting" not in err
+    assert out.read_text() == "{}"
+
+
 def test_convert_rejects_a_bad_size():
     with pytest.raises(SystemExit) as e:  # argparse's own exit for a malformed flag
         tool("convert")(["--input-size", "180by320"])

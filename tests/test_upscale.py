@@ -163,3 +163,27 @@ def test_a_shipped_network_by_name(tmp_path):
     out = np.asarray(Image.open(tmp_path / "out.png"))
     # A flat grey stays a flat grey (within a few levels) when the trained model enlarges it.
     assert out.shape == (80, 96, 3) and np.abs(out.astype(int) - 128).max() <= 4
+
+
+def test_the_inputs_are_never_overwritten(tmp_path, card, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(np.full((10, 12, 3), 90, np.uint8)).save(folder / "a.png")
+    before = (folder / "a.png").read_bytes()
+    for out in (folder, folder / "a.png"):
+        assert tool("upscale")([str(folder), "--model", str(card), "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"-o would overwrite the input {folder / 'a.png'}" in err and "Traceback" not in err
+    assert (folder / "a.png").read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["a.png"]
+
+
+def test_an_output_that_cannot_be_written_fails_that_image_only(tmp_path, card, capsys):
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.full((10, 12, 3), 90, np.uint8)).save(tmp_path / name)
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the output folder should be")
+    argv = [str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--model", str(card), "-o", str(blocked)]
+    assert tool("upscale")(argv) == 1
+    err = capsys.readouterr().err
+    assert f"error: {blocked / 'a.png'}: cannot write it" in err and f"{blocked / 'b.png'}" in err
+    assert "2 of 2 images failed" in err and "Traceback" not in err

@@ -18,6 +18,7 @@ corrupt weights). Latencies are not measured here: see tools/benchmark.py.
 """
 
 import sys
+from pathlib import Path
 
 from lce_models import cli
 from lce_models.models import NETWORKS
@@ -46,6 +47,8 @@ def parse_args(argv):
 @cli.main
 def main(argv=None):
     args = parse_args(argv)
+    if Path(args.out).exists() and not Path(args.out).is_dir():  # before minutes of conversion
+        raise cli.UserError(f"--out {args.out} is a file, not a folder")
     model, source = loader.keras_model(args.model, args.scale, cli.network_fields(args), args.input_size,
                                        batch_size=1, strict=True)
     references = keras_references(model, probes(args.input_size, model.config.channels, args.image))

@@ -60,6 +60,14 @@ def destinations(files, out, ext):
     return [out / n for n in names]
 
 
+def refuse_overwriting_inputs(files, targets):
+    """A user error, before any work, when an output would replace one of the inputs."""
+    sources = {f.resolve() for f in files if f.exists()}
+    for target in targets:
+        if target.resolve() in sources:
+            raise cli.UserError(f"-o would overwrite the input {target}: choose another output")
+
+
 @cli.main
 def main(argv=None):
     p = cli.parser(__doc__)
@@ -86,6 +94,7 @@ def main(argv=None):
         raise cli.UserError(f"unknown --ext {args.ext}; choose from {', '.join(sorted(photos.FORMATS))}")
     files = inputs(args.inputs)
     targets = destinations(files, args.out, ext)
+    refuse_overwriting_inputs(files, targets)
     rt = loader.load(args.model, runtime=True, threads=args.threads, kernels=args.kernels, xnnpack=args.xnnpack,
                      scale=args.scale, untrained="refuse")
     overlap = rt.receptive_radius if args.overlap is None else args.overlap
@@ -113,6 +122,10 @@ def main(argv=None):
             failed += 1
             tqdm.write(f"error: {e}" if isinstance(e, photos.PhotoError) else f"error: {source}: {e}",
                        file=sys.stderr)
+            continue
+        except OSError as e:  # the output cannot be written: the other images still go on
+            failed += 1
+            tqdm.write(f"error: {target}: cannot write it ({e.strerror or e})", file=sys.stderr)
             continue
         tqdm.write(f"wrote {target} ({img.width}x{img.height})" + "".join(f"; {n}" for n in notes))
     if failed:
