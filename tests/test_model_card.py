@@ -35,6 +35,19 @@ def test_not_a_card(tmp_path):
         load(tmp_path / "x.json")
 
 
+@pytest.mark.parametrize("network,message", [
+    (["bbcu-m"], "is not a model card"),
+    ("bbcu-m", "is not a model card"),
+    ({"name": "bbcu-m", "n_feats": "wide"}, "describes no network of this version"),
+])
+def test_a_card_with_wrong_types(tmp_path, network, message):
+    _, card = saved(tmp_path)
+    text = json.loads(card.read_text())
+    card.write_text(json.dumps({**text, "network": network}))
+    with pytest.raises(ModelCardError, match=message):
+        load(card)
+
+
 def test_missing_weights(tmp_path):
     _, card = saved(tmp_path)
     (tmp_path / "m_weights.h5").unlink()

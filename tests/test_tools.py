@@ -7,8 +7,10 @@ from pathlib import Path
 from lce_models.models import NetworkConfig, build_model
 from lce_models.models.model_card import save
 
+import numpy as np
 import pytest
 from conftest import randomize_weights
+from PIL import Image
 
 TOOLS = Path(__file__).resolve().parent.parent / "tools"
 
@@ -46,6 +48,16 @@ def test_convert_checks_out_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"error: --out {out} is a file, not a folder" in err and "converting" not in err
     assert out.read_text() == "{}"
+
+
+def test_convert_with_a_damaged_image(tmp_path, capsys):
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.full((40, 40, 3), 90, np.uint8)).save(image)
+    image.write_bytes(image.read_bytes()[:60])  # truncated
+    out = tmp_path / "out"
+    assert tool("convert")(["--model", "bbcu-dn", "--input-size", "8x8", "--image", str(image), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {image}: not a readable image" in err and "Traceback" not in err and not out.exists()
 
 
 def test_convert_rejects_a_bad_size():

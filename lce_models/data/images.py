@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from lce_models.data.photos import eight_bit
+from lce_models.errors import UserError
 
 import numpy as np
 from PIL import Image
@@ -13,6 +14,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_ROOT = Path(os.environ.get("LCE_MODELS_DATA", REPO_ROOT.parent / "shared" / "data"))
 #: The photograph used to check conversions when the user names none.
 DEFAULT_SAMPLE = DATA_ROOT / "test" / "Set14" / "HR" / "baboon.png"
+
+
+class ImageFileError(UserError, ValueError):
+    """An image file that cannot be read (one line)."""
 
 
 def open_image(path, channels=3):
@@ -39,7 +44,12 @@ def sample_image(height, width, channels=3, path=None):
     path = Path(path) if path else DEFAULT_SAMPLE
     if not path.is_file():
         raise FileNotFoundError(f"image not found: {path}")
-    img = open_image(path, channels)
+    try:
+        img = open_image(path, channels)
+        img.load()
+    except (OSError, ValueError) as e:  # Pillow's errors for a damaged or foreign file
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ImageFileError(f"{path}: not a readable image ({reason})") from None
     w, h = img.size
     if h < height or w < width:
         f = max(height / h, width / w)

@@ -49,7 +49,7 @@ def read(card_path):
         card = json.loads(card_path.read_text())
         config = NetworkConfig.from_dict(card["network"])
         weights = card_path.parent / card["weights"]
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError) as e:  # AttributeError: "network" is no object
         raise ModelCardError(f"{card_path} is not a model card ({e})") from None
     if card.get("format") != CARD_FORMAT:
         raise ModelCardError(f"{card_path}: unknown card format {card.get('format')!r}")
@@ -57,7 +57,7 @@ def read(card_path):
         raise ModelCardError(f"weights file named by {card_path} not found: {weights}")
     try:
         config.resolved()
-    except ConfigurationError as e:
+    except (ConfigurationError, TypeError) as e:  # TypeError: a field of the wrong type
         raise ModelCardError(f"{card_path} describes no network of this version: {e}") from None
     return config, weights, card
 
