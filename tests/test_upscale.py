@@ -1,6 +1,10 @@
 """tools/upscale.py and what it stands on: real-world files, tiles of a fixed-shape flatbuffer,
 channels and alpha, atomic outputs, one-line errors."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 from lce_models.data import photos
 from lce_models.data.images import sample_image
 from lce_models.evaluation.protocol import keras_restorer
@@ -18,6 +22,8 @@ from PIL import Image
 from test_tools import tool
 
 from converters.tflite import convert_checked, with_fixed_shape
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def nearest(scale, channels=3):
@@ -187,3 +193,26 @@ def test_an_output_that_cannot_be_written_fails_that_image_only(tmp_path, card, 
     err = capsys.readouterr().err
     assert f"error: {blocked / 'a.png'}: cannot write it" in err and f"{blocked / 'b.png'}" in err
     assert "2 of 2 images failed" in err and "Traceback" not in err
+
+
+def test_a_truncated_tflite_is_refused_before_the_interpreter_reads_it(tmp_path, card):
+    """A cut flatbuffer once crashed LCE's interpreter (a segmentation fault): every cut is now
+    one line and exit status 2. Run in a child process, so that a crash fails this test alone."""
+    model = model_card.load(card)
+    whole = tmp_path / "whole.tflite"
+    whole.write_bytes(convert_checked(with_fixed_shape(model, (16, 16)))[0])
+    Image.fromarray(np.full((10, 12, 3), 90, np.uint8)).save(tmp_path / "in.png")
+    size = whole.stat().st_size
+    cuts = sorted({8, 64, size // 4, size // 2, 3 * size // 4, size - 64, size - 1})
+    script = (
+        "import sys; sys.path.insert(0, 'tools'); import upscale\n"
+        f"data = open({str(whole)!r}, 'rb').read()\n"
+        f"for cut in {cuts}:\n"
+        f"    open({str(tmp_path / 'cut.tflite')!r}, 'wb').write(data[:cut])\n"
+        f"    print(cut, upscale.main([{str(tmp_path / 'in.png')!r}, '--model', {str(tmp_path / 'cut.tflite')!r},"
+        f" '-o', {str(tmp_path / 'out.png')!r}]), flush=True)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [line.split() for line in done.stdout.splitlines()] == [[str(c), "2"] for c in cuts]
+    assert done.stderr.count("does not load as tflite") == len(cuts) and "Traceback" not in done.stderr
+    assert not (tmp_path / "out.png").exists()

@@ -7,7 +7,7 @@ from lce_models.cli import log
 from lce_models.errors import UserError
 from lce_models.files import atomic_write
 from lce_models.runtimes import loader
-from lce_models.runtimes.flatbuffer import input_size
+from lce_models.runtimes.flatbuffer import check, input_size
 from lce_models.runtimes.tflite import is_binary_flatbuffer
 
 from converters.export import MIN_PSNR_DB, artifact_name, export, keras_references, probes
@@ -42,9 +42,10 @@ def read_flatbuffer(path):
     """(bytes, (H, W), whether it needs LCE's ops) of a .tflite; one line for a bad file."""
     data = Path(path).read_bytes()
     try:
-        return data, input_size(data), is_binary_flatbuffer(data)
-    except Exception:  # the flatbuffer reader raises whatever it meets in a bad file
-        raise UserError(f"{path} does not load as tflite: not a flatbuffer") from None
+        check(data)
+    except ValueError as e:
+        raise UserError(f"{path} does not load as tflite: {e}") from None
+    return data, input_size(data), is_binary_flatbuffer(data)
 
 
 def model_files(specs, settings):

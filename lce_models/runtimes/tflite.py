@@ -3,7 +3,7 @@ kernels) or TensorFlow's stock interpreter with XNNPACK (float graphs)."""
 
 from lce_models.runtimes import receptive_field
 from lce_models.runtimes.base import Runtime
-from lce_models.runtimes.flatbuffer import LCE_CUSTOM_OPS, op_census
+from lce_models.runtimes.flatbuffer import LCE_CUSTOM_OPS, check, op_census
 
 import tensorflow as tf
 from larq_compute_engine.tflite.python.interpreter import Interpreter
@@ -24,6 +24,7 @@ def tflite_runtime(flatbuffer, num_threads=2, kernels="default", xnnpack=False):
     0.96 GiB, as TFLite's own float convs build im2col buffers at the HR resolution)."""
     if kernels not in KERNELS:
         raise ValueError(f"unknown kernels {kernels!r}; choose from {', '.join(KERNELS)}")
+    check(flatbuffer)  # before the native interpreter reads it
     interpreter = Interpreter(flatbuffer, num_threads=num_threads,
                               use_reference_bconv=kernels == "reference",
                               use_indirect_bgemm=kernels == "indirect-bgemm", use_xnnpack=xnnpack)
@@ -35,6 +36,7 @@ def tflite_runtime(flatbuffer, num_threads=2, kernels="default", xnnpack=False):
 def xnnpack_runtime(flatbuffer, num_threads=2):
     """A float flatbuffer in TensorFlow's stock TFLite interpreter, XNNPACK delegate applied
     (its default for float graphs)."""
+    check(flatbuffer)
     if is_binary_flatbuffer(flatbuffer):
         raise ValueError("stock TFLite cannot run LCE's binary ops; use the LCE interpreter")
     interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=num_threads)
