@@ -16,6 +16,7 @@ A restorer is any function from a degraded (H, W, C) [0, 1] image to the restore
 from pathlib import Path
 
 from lce_models.data.images import DATA_ROOT, image_files, open_image, to_array
+from lce_models.errors import UserError
 from lce_models.evaluation.metrics import psnr, ssim
 
 import numpy as np
@@ -76,20 +77,59 @@ def set_folders(set_spec, degradation):
     return hr_dir, lr_dir
 
 
+class SetError(UserError, ValueError):
+    """A test set whose files do not make pairs the protocol can score (one line, naming the
+    first file that does not fit)."""
+
+
+def _unreadable(path, error):
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return SetError(f"{path}: not a readable image ({reason})")
+
+
+def _size(path):
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except (OSError, ValueError) as e:  # Pillow's errors for a damaged or foreign file
+        raise _unreadable(path, e) from None
+
+
+def check_pairs(clean_dir, lr_dir, s):
+    """``SetError`` unless every clean image has an LR image of exactly its size / ``s``
+    (after cropping it to a multiple of ``s``, MATLAB's modcrop): a smaller or larger LR would
+    be scored against a crop it was not made from."""
+    for path in image_files(clean_dir):
+        lr_path = lr_dir / path.name
+        if not lr_path.is_file():
+            raise FileNotFoundError(f"{path.name} has no LR image in {lr_dir}")
+        (w, h), (lw, lh) = _size(path), _size(lr_path)
+        if (lw, lh) != (w // s, h // s):
+            raise SetError(f"{lr_path} is {lw}x{lh}, not {w // s}x{h // s} ({path.name}, {w}x{h}, / {s}): "
+                               "the set is refused")
+
+
+def _read(path, channels):
+    try:
+        return to_array(open_image(path, channels))
+    except (OSError, ValueError) as e:
+        raise _unreadable(path, e) from None
+
+
 def load_set(set_spec, degradation, channels=3):
-    """(name, degraded, clean) of a test set for ``degradation`` (``degradations.Degradation``)."""
+    """(name, degraded, clean) of a test set for ``degradation`` (``degradations.Degradation``);
+    SR pairs are checked first (``check_pairs``)."""
     clean_dir, lr_dir = set_folders(set_spec, degradation)
+    s = degradation.multiple
+    if lr_dir is not None:
+        check_pairs(clean_dir, lr_dir, s)
     for i, path in enumerate(image_files(clean_dir)):
-        clean = to_array(open_image(path, channels))
+        clean = _read(path, channels)
         if lr_dir is None:
             degraded = degradation(tf.constant(clean), tf.constant([NOISE_SEED, i], tf.int64))
             yield path.stem, np.asarray(degraded, np.float32), clean
             continue
-        lr_path = lr_dir / path.name
-        if not lr_path.is_file():
-            raise FileNotFoundError(f"{path.name} has no LR image in {lr_dir}")
-        lr = to_array(open_image(lr_path, channels))
-        s = degradation.multiple
+        lr = _read(lr_dir / path.name, channels)
         yield path.stem, lr, clean[: lr.shape[0] * s, : lr.shape[1] * s]
 
 
