@@ -87,11 +87,15 @@ def test_user_mistakes_and_a_diverging_loss(tmp_path):
     assert other.returncode == 2 and "holds a different run (seed differ)" in other.stderr
     missing = train("--train", "/nonexistent", "--out", str(tmp_path / "x"), check=False)
     assert missing.returncode == 2 and "error: training folder '/nonexistent'" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = train("--train", str(tmp_path / "empty"), "--out", str(tmp_path / "e"), check=False)
+    assert empty.returncode == 2 and "error: no PNG/JPEG/BMP images in" in empty.stderr
+    assert not (tmp_path / "e" / "run.json").exists()  # the corrected command is not refused
     no_val = train("--val", "Set9", "--out", str(tmp_path / "v"), check=False)
     assert no_val.returncode == 2 and "error: no test set 'Set9'" in no_val.stderr
     nan = train("--steps", "20", "--learning-rate", "1e30", "--out", str(tmp_path / "nan"), check=False)
     assert nan.returncode == 1 and "error: loss became" in nan.stderr
-    for done in (other, missing, no_val, nan):
+    for done in (other, missing, empty, no_val, nan):
         assert "Traceback" not in done.stderr
 
 

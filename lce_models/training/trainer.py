@@ -109,10 +109,10 @@ def train(run_dir, config, degradation, plan, strategy=None, progress=True, dete
                 **{k: v for k, v in asdict(plan).items() if k in ("batch_size", "patch", "seed", "data")}}
     identity["data"] = _describe(plan.data)
     set_folders(plan.validation_set, degradation)  # fail now, not at the first validation
+    # the data before run.json: a start that fails on its data leaves nothing to refuse a rerun
+    bank = ImageBank(plan.data, config.channels, min_size=plan.patch * degradation.multiple)
     if chief:
         _claim(run_dir, identity)
-
-    bank = ImageBank(plan.data, config.channels, min_size=plan.patch * degradation.multiple)
     with strategy.scope():
         keras.utils.set_random_seed(plan.seed)
         model = build_model(config)
