@@ -12,6 +12,8 @@ import pytest
 from conftest import randomize_weights
 from PIL import Image
 
+from converters import memory
+
 TOOLS = Path(__file__).resolve().parent.parent / "tools"
 
 
@@ -58,6 +60,20 @@ def test_convert_with_a_damaged_image(tmp_path, capsys):
     assert tool("convert")(["--model", "bbcu-dn", "--input-size", "8x8", "--image", str(image), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert f"error: {image}: not a readable image" in err and "Traceback" not in err and not out.exists()
+
+
+def test_convert_refuses_a_size_beyond_memory_before_running(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(memory, "available_bytes", lambda: 2**30)  # a machine with 1 GiB free
+    out = tmp_path / "out"
+    assert tool("convert")(["--model", "bbcu-dn", "--input-size", "2000x3000", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "needs about" in err and "more than the 1.0 GiB available here" in err and "converting" not in err
+    assert not out.exists()
+    h, w = (int(v) for v in err.split("at most about ")[1].split()[0].split("x"))
+    assert abs(h / w - 2 / 3) < 0.01
+    fitting = build_model(NetworkConfig("bbcu-dn"), (h, w), batch_size=1)
+    assert memory.activation_bytes(fitting) <= 2**30 < memory.activation_bytes(
+        build_model(NetworkConfig("bbcu-dn"), (h + 20, w + 30), batch_size=1))
 
 
 def test_convert_rejects_a_bad_size():
