@@ -1,6 +1,11 @@
 """What every tool shares: one line and a status for a user mistake or Ctrl-C, and model files
 known by their suffix in any case."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from lce_models import cli
 from lce_models.errors import UserError
 from lce_models.runtimes import loader
@@ -38,3 +43,12 @@ def test_model_files_are_known_by_their_suffix_in_any_case(name):
 def test_an_upper_case_model_file_is_loaded_as_a_file_not_a_network_name(tmp_path):
     with pytest.raises(loader.LoadError, match="model file not found"):
         loader.load(str(tmp_path / "model.TFLITE"))
+
+
+def test_a_tool_starts_without_tensorflows_log_lines():
+    """Here TensorFlow printed three cuFFT/cuDNN/cuBLAS registration errors at every start."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    root = Path(__file__).resolve().parent.parent
+    start = [sys.executable, "-c", "import sys; sys.path.insert(0, 'tools'); import evaluate"]
+    quiet = subprocess.run(start, capture_output=True, text=True, cwd=root, env=env, timeout=300)
+    assert quiet.returncode == 0 and quiet.stderr == ""
