@@ -4,6 +4,7 @@ the network flags, and one-line errors with exit status 2 for user mistakes. Fre
 
 import argparse
 import functools
+import importlib
 import sys
 
 from lce_models.errors import UserError
@@ -107,6 +108,17 @@ def unit_options(pairs):
             except ValueError:
                 options[key] = value
     return options
+
+
+def require(module, what, requirements):
+    """Exit with one line and status 2 when ``module`` cannot be imported, naming the
+    requirements file that installs it (called before a tool imports what needs it)."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        print(f"error: this tool needs {what}, which is not installed: .venv/bin/pip install -r {requirements}",
+              file=sys.stderr)
+        sys.exit(USAGE_ERROR)
 
 
 def log(message):

@@ -52,3 +52,14 @@ def test_a_tool_starts_without_tensorflows_log_lines():
     start = [sys.executable, "-c", "import sys; sys.path.insert(0, 'tools'); import evaluate"]
     quiet = subprocess.run(start, capture_output=True, text=True, cwd=root, env=env, timeout=300)
     assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+@pytest.mark.parametrize("name", ["train_torch", "import_torch"])
+def test_the_pytorch_tools_without_pytorch_say_what_installs_it(name):
+    root = Path(__file__).resolve().parent.parent
+    script = ("import runpy, sys; sys.modules['torch'] = None; sys.argv = ['x', '--help']; "
+              f"runpy.run_path('tools/{name}.py', run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=root, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == ("error: this tool needs PyTorch, which is not installed: "
+                                   ".venv/bin/pip install -r requirements-torch.txt")

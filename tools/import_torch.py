@@ -24,10 +24,13 @@ import sys
 from pathlib import Path
 
 from lce_models import cli
-from lce_models.models import NetworkConfig, build_model, model_card
-from lce_models.torch_twin import checkpoint, mapping, modules, verify
 
-import torch
+cli.require("torch", "PyTorch", "requirements-torch.txt")
+
+from lce_models.models import NetworkConfig, build_model, model_card  # noqa: E402  (after the check for PyTorch)
+from lce_models.torch_twin import checkpoint, mapping, modules, verify  # noqa: E402  (after the check for PyTorch)
+
+import torch  # noqa: E402  (after the check for PyTorch)
 
 
 @cli.main

@@ -21,10 +21,13 @@ import sys
 from pathlib import Path
 
 from lce_models import cli
-from lce_models.data.images import training_folders
-from lce_models.torch_twin import training
-from lce_models.torch_twin.modules import NETWORKS, PADDINGS
-from lce_models.training.plan import TrainingPlan
+
+cli.require("torch", "PyTorch", "requirements-torch.txt")
+
+from lce_models.data.images import training_folders  # noqa: E402  (after the check for PyTorch)
+from lce_models.torch_twin import training  # noqa: E402  (after the check for PyTorch)
+from lce_models.torch_twin.modules import NETWORKS, PADDINGS  # noqa: E402  (after the check for PyTorch)
+from lce_models.training.plan import TrainingPlan  # noqa: E402  (after the check for PyTorch)
 
 
 def parse(argv):
