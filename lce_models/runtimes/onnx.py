@@ -10,11 +10,25 @@ import onnx
 import onnxruntime as ort
 
 
+def parse(serialized):
+    """The ``ModelProto`` of a serialized ONNX model, checked by ONNX's own checker before
+    onnxruntime gets it; ``ValueError`` (one line) for a damaged or foreign file."""
+    try:
+        proto = onnx.load_from_string(bytes(serialized))
+        onnx.checker.check_model(proto)
+    except Exception as e:  # protobuf's DecodeError, the checker's ValidationError, ...
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"not a valid ONNX model ({reason})") from None
+    if not proto.graph.node:
+        raise ValueError("not a valid ONNX model (a graph of no nodes)")
+    return proto
+
+
 def onnx_session(serialized, num_threads=None, profile_prefix=None, proto=None):
     """(onnxruntime CPU session, its kind in words) of an ONNX model, the fast path's op
     registered when the graph uses it; ``profile_prefix``: write onnxruntime's profile there;
     ``proto``: the model already parsed, if the caller has it."""
-    proto = proto or onnx.load_from_string(serialized)
+    proto = proto or parse(serialized)
     if any(o.domain == bitpacked_session.DOMAIN for o in proto.opset_import):  # the x86-64 fast path
         session = bitpacked_session.session(serialized, num_threads or 1, profile_prefix)
         return session, "onnxruntime CPU + bit-packed binary convs"
@@ -29,7 +43,7 @@ def onnx_session(serialized, num_threads=None, profile_prefix=None, proto=None):
 
 def onnx_runtime(serialized, num_threads=None):
     """An ONNX model in onnxruntime's CPU provider (``num_threads`` None: its default)."""
-    proto = onnx.load_from_string(serialized)
+    proto = parse(serialized)
     session, kind = onnx_session(serialized, num_threads, proto=proto)
     name = session.get_inputs()[0].name
     channels = session.get_inputs()[0].shape[-1]
