@@ -85,3 +85,29 @@ def test_damaged_images(corpus, name, capsys, tmp_path):
                             "--out", str(tmp_path / "c")]) == 2
     one_line_error(capsys, name)
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("name", ["empty.tflite", "truncated.tflite", "garbage.tflite"])
+def test_local_benchmark_model_refuses_a_damaged_flatbuffer(corpus, name, capsys):
+    assert tool("local_benchmark_model")(["--graph", str(corpus / name), "--num_runs", "1"]) == 2
+    one_line_error(capsys, name)
+
+
+@pytest.mark.parametrize("name", ["empty.json", "list.json"])
+def test_ship_refuses_a_damaged_card(corpus, name, capsys, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "best.json").write_bytes((corpus / name).read_bytes())
+    assert tool("ship")([str(run), "--dest", str(tmp_path / "weights")]) == 2
+    one_line_error(capsys, "best.json")
+    assert not (tmp_path / "weights").exists()
+
+
+def test_evaluate_refuses_an_lr_of_the_wrong_size(corpus, capsys, tmp_path):
+    (tmp_path / "hr").mkdir()
+    (tmp_path / "lr").mkdir()
+    Image.fromarray(np.full((16, 20, 3), 90, np.uint8)).save(tmp_path / "hr" / "a.png")
+    Image.fromarray(np.full((4, 5, 3), 90, np.uint8)).save(tmp_path / "lr" / "a.png")  # HR / 4, not / 2
+    argv = ["--model", str(corpus / "card.json"), "--sets", f"{tmp_path / 'hr'}:{tmp_path / 'lr'}"]
+    assert tool("evaluate")(argv) == 2
+    assert "is 5x4, not 10x8" in one_line_error(capsys, str(tmp_path / "lr" / "a.png"))
