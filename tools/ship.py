@@ -1,4 +1,4 @@
-"""Ship a trained run: copy its best model card and weights to lce_models/models/weights/.
+"""Ship a trained run: copy its best model card and weights to lce_models/weights/.
 
 The copy is named <network>_x<scale>.json (+ _weights.h5), the name every tool looks for when
 given a bare network name (convert.py, evaluate.py, upscale.py, benchmark.py, results.py), and
@@ -26,7 +26,7 @@ def main(argv=None):
     p.add_argument("--card", choices=("best", "latest"), default="best",
                    help="best (highest validation PSNR, default) or latest")
     p.add_argument("--dest", default=str(model_card.WEIGHTS_DIR),
-                   help="folder of the shipped weights (default lce_models/models/weights)")
+                   help="folder of the shipped weights (default lce_models/weights)")
     args = p.parse_args(argv)
     run = Path(args.run)
     if not run.is_dir():

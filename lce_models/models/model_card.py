@@ -14,7 +14,7 @@ from lce_models.models.registry import NETWORKS, ConfigurationError, NetworkConf
 
 CARD_FORMAT = "lce-models/model-card/1"
 #: Where shipped weights live: ``<name>_x<scale>.json`` beside ``<name>_x<scale>_weights.h5``.
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
 
 class ModelCardError(UserError, ValueError):

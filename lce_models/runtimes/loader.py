@@ -3,7 +3,7 @@
 =============================  ===============================================================
 ``--model``                    loads
 =============================  ===============================================================
-a network name (``bbcu-l``)    the shipped weights of that configuration (``models/weights``),
+a network name (``bbcu-l``)    the shipped weights of that configuration (``lce_models/weights``),
                                else a freshly initialised network, as ``untrained`` allows
 a model card ``.json``         the network the card describes, with its weights
 a ``.tflite``                  LCE's interpreter (``tflite``)
