@@ -4,6 +4,8 @@ Keras model's activations at that size (float32), against what this machine has 
 import math
 from pathlib import Path
 
+from lce_models.errors import UserError
+
 #: Activations alive at once while Keras, the converter and the verification run the model:
 #: the largest few, a residual stream beside its branch, measured at most about this many.
 LIVE_ACTIVATIONS = 3
@@ -30,6 +32,17 @@ def available_bytes():
     except OSError:
         pass
     return None
+
+
+def refuse_beyond_memory(model, input_size):
+    """A ``UserError`` when the activations of ``model`` (built at ``input_size``) alone need more
+    memory than this machine has available, naming the estimate and a size that fits."""
+    available, needed = available_bytes(), activation_bytes(model)
+    if available is not None and needed > available:
+        h, w = fitting_size(input_size, needed, available)
+        raise UserError(f"--input-size {input_size[0]}x{input_size[1]} needs about {needed / 2**30:.1f} GiB for the "
+                        f"network's activations alone, more than the {available / 2**30:.1f} GiB available here; "
+                        f"at most about {h}x{w} of this aspect fits them")
 
 
 def fitting_size(input_size, needed, available):

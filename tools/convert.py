@@ -45,17 +45,6 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def refuse_sizes_beyond_memory(model, input_size):
-    """A user error, before the model runs, when its activations at ``input_size`` alone need
-    more memory than this machine has available."""
-    available, needed = memory.available_bytes(), memory.activation_bytes(model)
-    if available is not None and needed > available:
-        h, w = memory.fitting_size(input_size, needed, available)
-        raise cli.UserError(f"--input-size {input_size[0]}x{input_size[1]} needs about {needed / 2**30:.1f} GiB for "
-                            f"the network's activations alone, more than the {available / 2**30:.1f} GiB available "
-                            f"here; at most about {h}x{w} of this aspect fits them")
-
-
 @cli.main
 def main(argv=None):
     args = parse_args(argv)
@@ -63,7 +52,7 @@ def main(argv=None):
         raise cli.UserError(f"--out {args.out} is a file, not a folder")
     model, source = loader.keras_model(args.model, args.scale, cli.network_fields(args), args.input_size,
                                        batch_size=1, strict=True)
-    refuse_sizes_beyond_memory(model, args.input_size)
+    memory.refuse_beyond_memory(model, args.input_size)  # before it runs
     references = keras_references(model, probes(args.input_size, model.config.channels, args.image))
     artifacts = {}
     for fmt in FORMATS if args.to == "all" else (args.to,):

@@ -56,7 +56,7 @@ def candidate(spec, args):
         if Path(spec).suffix.lower() == ".json":
             label = f"{model.name} ({spec})"
         else:
-            label = f"{c.name} x{c.scale} (shipped)" if model.weights_source != "freshly initialised" else \
+            label = f"{c.name} x{c.scale} (shipped)" if model.weights_source != loader.FRESH else \
                 f"{c.name} (untrained)"
         return keras_candidate(model, label)
     rt = loader.file_runtime(spec, args.threads)

@@ -21,7 +21,7 @@ def converted(spec, settings, formats=("tflite",)):
                                        batch_size=1, untrained="allow")
     config = model.config
     label = f"{config.name} x{config.scale}"
-    if source == "freshly initialised":
+    if source == loader.FRESH:
         log(f"{label}: no shipped weights for this configuration, timing a freshly initialised model "
             "(latency does not depend on the weights)")
     references = keras_references(model, probes(settings.input_size, config.channels))

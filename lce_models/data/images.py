@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from lce_models.data.photos import eight_bit
+from lce_models.data.photos import eight_bit, unreadable
 from lce_models.errors import UserError
 
 import numpy as np
@@ -45,11 +45,9 @@ def sample_image(height, width, channels=3, path=None):
     if not path.is_file():
         raise FileNotFoundError(f"image not found: {path}")
     try:
-        img = open_image(path, channels)
-        img.load()
+        img = open_image(path, channels)  # converted, so read whole
     except (OSError, ValueError) as e:  # Pillow's errors for a damaged or foreign file
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ImageFileError(f"{path}: not a readable image ({reason})") from None
+        raise ImageFileError(unreadable(path, e)) from None
     w, h = img.size
     if h < height or w < width:
         f = max(height / h, width / w)

@@ -21,6 +21,12 @@ FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif"
 ORIENTATION = 0x0112
 
 
+def unreadable(path, error):
+    """The one-line message for an image file that Pillow cannot read."""
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"{path}: not a readable image ({reason})"
+
+
 class PhotoError(Exception):
     """A file that cannot be read or written as an image: one line saying why."""
 
@@ -72,7 +78,7 @@ def read(path):
                 img = img.convert("L" if img.mode in ("LA", "La") else "RGB")
             pixels = np.asarray(img, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise PhotoError(f"{path}: not a readable image ({str(e).splitlines()[0] or type(e).__name__})") from None
+        raise PhotoError(unreadable(path, e)) from None
     if pixels.ndim == 2:
         pixels = pixels[..., None]
     return Photo(pixels, alpha, notes)

@@ -16,6 +16,7 @@ A restorer is any function from a degraded (H, W, C) [0, 1] image to the restore
 from pathlib import Path
 
 from lce_models.data.images import DATA_ROOT, image_files, open_image, to_array
+from lce_models.data.photos import unreadable
 from lce_models.errors import UserError
 from lce_models.evaluation.metrics import psnr, ssim
 
@@ -83,8 +84,7 @@ class SetError(UserError, ValueError):
 
 
 def _unreadable(path, error):
-    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return SetError(f"{path}: not a readable image ({reason})")
+    return SetError(unreadable(path, error))
 
 
 def _size(path):

@@ -24,6 +24,8 @@ FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
 #: What a network name without shipped weights gives: a fresh model silently, with a warning
 #: on stderr, or a ``LoadError``.
 UNTRAINED = ("allow", "warn", "refuse")
+#: The weights source of a freshly initialised model (``keras_model``'s second value).
+FRESH = "freshly initialised"
 
 
 class LoadError(UserError, ValueError):
@@ -58,6 +60,8 @@ def keras_model(spec, scale=None, fields=None, input_shape=(None, None), batch_s
     card = model_card.shipped(config)
     if card is not None:
         return model_card.load(card, input_shape, batch_size), str(card)
+    if untrained not in UNTRAINED:
+        raise ValueError(f"untrained={untrained!r}; choose from {', '.join(UNTRAINED)}")
     what = f"{config.name} x{config.scale}"
     if untrained == "refuse":
         raise LoadError(f"no trained weights ship for {what} in this configuration yet: pass a .tflite, an .onnx "
@@ -65,7 +69,7 @@ def keras_model(spec, scale=None, fields=None, input_shape=(None, None), batch_s
     if untrained == "warn":
         print(f"WARNING: *** no trained weights ship for {what} in this configuration yet: using a FRESHLY "
               "INITIALISED model, which restores no image ***", file=sys.stderr)
-    return build_model(config, input_shape, batch_size), "freshly initialised"
+    return build_model(config, input_shape, batch_size), FRESH
 
 
 def file_runtime(path, threads=2, kernels="default", xnnpack=False):
@@ -89,7 +93,7 @@ def file_runtime(path, threads=2, kernels="default", xnnpack=False):
 def load(spec, runtime=False, threads=2, kernels="default", xnnpack=False, **model_options):
     """Any ``--model`` value: the runtime of a ``.tflite`` / ``.onnx``, else the Keras model of a
     network name or card (``keras_model``'s ``model_options``), as a runtime too if ``runtime``.
-    A Keras model carries ``weights_source``: the card it came from, or "freshly initialised"."""
+    A Keras model carries ``weights_source``: the card it came from, or ``FRESH``."""
     if is_model_file(spec):
         return file_runtime(spec, threads, kernels, xnnpack)
     model, source = keras_model(spec, **model_options)
