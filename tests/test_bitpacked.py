@@ -76,6 +76,65 @@ def test_streamed_output_is_bit_exact(o, rng):
         lib.bp_set_stream_above(-1)
 
 
+UNIT_SHAPES = [  # (C, H, W, r): O = C r^2
+    (64, 7, 13, 1), (70, 5, 9, 1), (17, 6, 11, 2), (64, 3, 17, 2), (5, 4, 7, 3), (1, 1, 1, 1)]
+UNIT_PARTS = {"all": ("slope", "shift", "residual"), "prelu+residual": ("slope", "residual"), "conv": (),
+              "shift": ("shift",), "prelu+shift": ("slope", "shift")}
+
+
+@pytest.mark.parametrize("shape", UNIT_SHAPES, ids=lambda s: "C{}_{}x{}_r{}".format(*s))
+@pytest.mark.parametrize("pad", bitpacked.PADS)
+@pytest.mark.parametrize("parts", list(UNIT_PARTS))
+def test_whole_unit_is_bit_exact(shape, pad, parts, rng):
+    """A BBCU unit in one call (conv, PReLU, shift, residual, an upsampler's shuffle with the
+    residual broadcast over its sub-pixels) equals the NumPy specification, each part alone or
+    together, every instruction set, 1 and 2 threads, with and without the threshold."""
+    c, h, w, r = shape
+    o = c * r * r
+    x = rng.normal(size=(2, h, w, c)).astype(np.float32)
+    kernel = binary_kernel(rng, o, c)
+    values = {"slope": rng.normal(size=o).astype(np.float32), "shift": rng.normal(size=o).astype(np.float32),
+              "residual": rng.normal(size=(2, h, w, c)).astype(np.float32)}
+    options = {name: values[name] for name in UNIT_PARTS[parts]}
+    weights, bias = bitpacked.PackedWeights(kernel), rng.normal(size=o).astype(np.float32)
+    for threshold in (None, rng.normal(size=c).astype(np.float32)):
+        expected = bitpacked.reference_unit(x, kernel, pad, bias, threshold, shuffle=r, **options)
+        assert expected.shape == (2, h * r, w * r, c)
+        for isa in bitpacked.available_isas():
+            for threads in (1, 2):
+                got = bitpacked.conv3x3_unit(x, weights, pad, threads, isa, bias, threshold, shuffle=r, **options)
+                np.testing.assert_array_equal(got, expected, err_msg=f"{isa}, {threads} threads")
+
+
+@pytest.mark.parametrize("c,r", [(16, 1), (16, 2), (8, 2), (24, 1)])
+def test_streamed_unit_is_bit_exact(c, r, rng):
+    """A unit's large output leaves its epilogue with non-temporal stores (AVX-512: 16-channel
+    sub-pixels, AVX2: 8); made to at any size, the same floats."""
+    o = c * r * r
+    x = rng.normal(size=(1, 5, 11, c)).astype(np.float32)
+    kernel = binary_kernel(rng, o, c)
+    options = {"slope": rng.normal(size=o).astype(np.float32), "shift": rng.normal(size=o).astype(np.float32),
+               "residual": x, "shuffle": r}
+    expected = bitpacked.reference_unit(x, kernel, "zero", **options)
+    weights, lib = bitpacked.PackedWeights(kernel), bitpacked.library()
+    lib.bp_set_stream_above(0)
+    try:
+        for isa in bitpacked.available_isas():
+            got = bitpacked.conv3x3_unit(x, weights, "zero", 2, isa, out=aligned_empty(expected.shape), **options)
+            np.testing.assert_array_equal(got, expected, err_msg=isa)
+    finally:
+        lib.bp_set_stream_above(-1)
+
+
+def test_unit_refuses_what_does_not_fit(rng):
+    weights = bitpacked.PackedWeights(binary_kernel(rng, 12, 3))
+    x = rng.normal(size=(1, 4, 4, 3)).astype(np.float32)
+    with pytest.raises(bitpacked.FastPathError, match="do not shuffle in blocks of 3"):
+        bitpacked.conv3x3_unit(x, weights, shuffle=3)
+    with pytest.raises(bitpacked.FastPathError, match="residual of shape"):
+        bitpacked.conv3x3_unit(x, weights, residual=x, shuffle=1)
+
+
 @pytest.mark.parametrize("nhwc", [False, True], ids=["NCHW", "NHWC"])
 def test_pack_writes_every_word(nhwc, rng):
     """bp_pack owns its whole buffer, border and tail words included: the op hands it memory

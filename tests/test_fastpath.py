@@ -52,6 +52,35 @@ def test_custom_op_is_the_kernel(rng):
     bitpacked_session.session(proto.SerializeToString())  # the best instruction set again for later sessions
 
 
+@pytest.mark.parametrize("r", [1, 2])
+def test_custom_op_runs_a_whole_unit(r, rng):
+    """A BinaryConv3x3 with a unit's epilogue (slope, shift, residual inputs; shuffle) in
+    onnxruntime equals the NumPy specification bit for bit, in each instruction set."""
+    from onnx import TensorProto, numpy_helper
+
+    c, o = 24, 24 * r * r
+    kernel = (np.where(rng.normal(size=(o, c, 3, 3)) < 0, -1, 1) * 0.3).astype(np.float32)
+    weights = bitpacked.PackedWeights(kernel)
+    values = {"bias": rng.normal(size=o), "threshold": rng.normal(size=c), "slope": rng.normal(size=o),
+              "shift": rng.normal(size=o)}
+    constants = [numpy_helper.from_array(weights.bits.view(np.int64), "bits"), numpy_helper.from_array(weights.alpha, "alpha"),
+                 numpy_helper.from_array(weights.ones, "ones")]
+    constants += [numpy_helper.from_array(np.float32(v), k) for k, v in values.items()]
+    node = helper.make_node("BinaryConv3x3", ["x", "bits", "alpha", "ones", "bias", "threshold", "slope", "shift", "res"],
+                            ["y"], domain=bitpacked_session.DOMAIN, pad_zero=1, nhwc=1, shuffle=r)
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, [None, None, None, c]) for n in ("x", "res")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None, None, c])], constants)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(bitpacked_session.DOMAIN, 1)])
+    x, res = (rng.normal(size=(2, 5, 9, c)).astype(np.float32) for _ in range(2))
+    expected = bitpacked.reference_unit(x, kernel, "zero", residual=res, shuffle=r,
+                                        **{k: np.float32(v) for k, v in values.items()})
+    for isa in bitpacked.available_isas():
+        session = bitpacked_session.session(proto.SerializeToString(), 2, isa=isa)
+        np.testing.assert_array_equal(session.run(None, {"x": x, "res": res})[0], expected, err_msg=isa)
+    bitpacked_session.session(proto.SerializeToString())  # the best instruction set again for later sessions
+
+
 @pytest.mark.parametrize("name,padding", [("bbcu-l", "zero"), ("bbcu-m", "one")])
 def test_whole_network_against_keras(name, padding):
     """Shipped-size graphs (random weights, each padding): every binary conv rewritten, the
@@ -60,23 +89,30 @@ def test_whole_network_against_keras(name, padding):
     proto = fastpath.rewrite_checked(model, onnx_export.convert(model))
     census = fastpath.op_census(proto)
     assert census["BinaryConv3x3"] == {"bbcu-l": 32, "bbcu-m": 35}[name] and census["Sign"] == 0
-    # RSign's shift went into the op, tf2onnx's five-op PReLU became one PRelu, and so did
-    # BBCU-M's LeakyRelu after its binary HR unit (the head's stays, fused into its conv)
-    assert census["PRelu"] == census["BinaryConv3x3"] + {"bbcu-l": 0, "bbcu-m": 1}[name]
+    # every unit is one op: RSign's shift, RPReLU (tf2onnx's five-op PReLU, its output shift),
+    # the residual and the upsamplers' broadcast add and shuffle all went into its
+    # BinaryConv3x3; BBCU-M's LeakyRelu after its binary HR unit is a PRelu (the head's stays,
+    # fused into its conv)
+    units = [n for n in proto.graph.node if n.op_type == "BinaryConv3x3"]
+    assert all(len(n.input) == 9 and n.input[8] for n in units)
+    assert sum(helper.get_attribute_value(next(a for a in n.attribute if a.name == "shuffle")) == 2
+               for n in units) == {"bbcu-l": 0, "bbcu-m": 2}[name]
+    assert census["PRelu"] == {"bbcu-l": 0, "bbcu-m": 1}[name]
     assert census["LeakyRelu"] == {"bbcu-l": 4, "bbcu-m": 1}[name] and census["Neg"] == census["Relu"] == 0
     names = [node.name for node in proto.graph.node]
     assert not any("rsign_shift" in n for n in names)
-    # RPReLU's output shift left every unit (only the upsamplers' stay), the stream's running
-    # offset is added back once, where the body ends; the upsamplers' copies are broadcast
-    assert sum(n.endswith("add_prelu_shift") for n in names) == {"bbcu-l": 0, "bbcu-m": 2}[name]
-    assert sum(n.endswith("_restored") for n in names) == 1 and not any(n.endswith("_copies") for n in names)
+    # RPReLU's output shift left the residual stream: its running offset is added back once,
+    # where the body ends; no unit's float op is left in the graph
+    assert sum(n.endswith("_restored") for n in names) == 1 and census["Add"] == 2
+    assert not any(n.endswith("_copies") or n.endswith("add_prelu_shift") for n in names)
     # BBCU-M's last conv (3 outputs, fed from the NHWC region) is a Gemm and a sum of shifted
     # taps; BBCU-L's follows a float conv in NCHW and stays a Conv
     assert census["Gemm"] == {"bbcu-l": 0, "bbcu-m": 1}[name] and census["Conv"] == {"bbcu-l": 5, "bbcu-m": 1}[name]
-    # BBCU-M's upsamplers add their nearest-upsampled input before the shuffle: only the
-    # bilinear global residual is still a Resize; the binary part runs in NHWC, where BBCU-M's
-    # shuffles are Reshape/Transpose/Reshape (BBCU-L's follow float convs and stay NCHW)
+    # BBCU-M's upsamplers add their nearest-upsampled input in their op: only the bilinear
+    # global residual is still a Resize; the binary part runs in NHWC, where BBCU-M's shuffles
+    # are in the units (BBCU-L's follow float convs and stay NCHW DepthToSpace)
     assert census["Resize"] == 1 and census["DepthToSpace"] == {"bbcu-l": 2, "bbcu-m": 0}[name]
+    assert census["Reshape"] == {"bbcu-l": 0, "bbcu-m": 2}[name]  # the last conv's, as a Gemm
     nhwc = [n for n in proto.graph.node if n.op_type == "BinaryConv3x3"]
     assert all(helper.get_attribute_value(next(a for a in n.attribute if a.name == "nhwc")) == 1 for n in nhwc)
     x = sample_image(24, 32, 3)[None]
@@ -92,8 +128,6 @@ def test_folded_output_shifts_keep_the_output(rng):
         if "shift_out" in var.name:
             var.assign(rng.normal(0.0, 20.0, var.shape).astype(np.float32))
     proto = fastpath.rewrite_checked(model, onnx_export.convert(model))
-    names = [node.name for node in proto.graph.node]
-    assert sum(n.endswith("add_prelu_shift") for n in names) == 2  # the two upsamplers' only
     x = np.stack([sample_image(24, 32, 3), sample_image(24, 32, 3)[::-1]])  # a batch of two
     assert agreement(model(x).numpy(), bitpacked_session.runner(proto.SerializeToString(), 2)(x)).psnr_db >= 50
 

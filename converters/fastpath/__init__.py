@@ -19,7 +19,9 @@ copy c of x), without onnxruntime's slow Resize at the high resolution. Then the
 part of the graph is moved to NHWC (``_to_nhwc``), the layout the kernel reads and writes best
 and the one in which a shuffle moves whole blocks; there x is broadcast over the sub-pixels
 instead of copied (``_broadcast_copies``), and RPReLU's output shifts leave the residual stream
-for the next sign's threshold (``_fold_shifts``). A float conv with few outputs read from the
+for the next sign's threshold (``_fold_shifts``), and each BBCU unit's remaining float ops
+(PReLU, shift, residual, an upsampler's shuffle) become its ``BinaryConv3x3``'s epilogue
+(``fuse_units``). A float conv with few outputs read from the
 region becomes a Gemm and a sum of shifted taps (``_narrow_conv``). Each pass keeps the graph's
 floats, up to rounding where it reorders a sum.
 """
@@ -34,6 +36,7 @@ from onnx import helper, numpy_helper
 from converters.fastpath.passes.binary_conv import binary_convs
 from converters.fastpath.passes.broadcast import broadcast_copies
 from converters.fastpath.passes.fold_shifts import fold_shifts
+from converters.fastpath.passes.fuse_units import fuse_units
 from converters.fastpath.passes.narrow_conv import narrow_conv
 from converters.fastpath.passes.nhwc import to_nhwc
 from converters.fastpath.passes.prelu import prelu
@@ -42,7 +45,7 @@ from converters.tflite import ConversionError, expected_convolutions
 
 #: The passes, in order: each ``pass(graph, constants)`` rewrites the graph in place, with
 #: ``constants`` (initializer name -> array) shared and kept up to date.
-PASSES = (binary_convs, prelu, shuffle_residual, to_nhwc, broadcast_copies, fold_shifts, narrow_conv)
+PASSES = (binary_convs, prelu, shuffle_residual, to_nhwc, broadcast_copies, fold_shifts, fuse_units, narrow_conv)
 
 
 def op_census(proto):

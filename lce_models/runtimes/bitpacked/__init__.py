@@ -8,6 +8,9 @@ With s = sign(x) (sign(0) = +1) and b = sign(W), the window sum is an integer,
 exact, so the kernel, ``reference_conv3x3`` and LCE's reference kernels agree bit for bit.
 The sign may take a per-channel threshold (``sign(x + t)``, RSign's learnable shift) and the
 output a per-channel bias, both computed in float32 as the graph's own Add ops would.
+``conv3x3_unit`` runs a whole BBCU unit in one call: the conv, then PReLU, a shift, the residual
+and an upsampler's depth-to-space on each output row while it is in cache (``reference_unit``
+is its specification).
 """
 
 import ctypes
@@ -50,6 +53,9 @@ def _library():
     lib.bp_conv3x3.argtypes = [ptr, i64, i64, i64, i64, ptr, i64, i64, ptr, ptr, ptr, ctypes.c_int, ctypes.c_int,
                                ctypes.c_int, ctypes.c_int, ptr]
     lib.bp_conv3x3.restype = None
+    lib.bp_conv3x3_unit.argtypes = [ptr, i64, i64, i64, i64, ptr, i64, i64, ptr, ptr, ptr, ctypes.c_int, ctypes.c_int,
+                                    ctypes.c_int, ptr, ptr, ptr, i64, i64, ptr]
+    lib.bp_conv3x3_unit.restype = None
     lib.bp_best_isa.restype = ctypes.c_int
     for peak in (lib.bp_popcount_peak, lib.bp_popcount_method_peak):
         peak.argtypes = [ctypes.c_int, i64]
@@ -176,34 +182,84 @@ def _per_channel(values, count, what):
     return values
 
 
+def _batch(x, weights, pad, nhwc):
+    if pad not in PADS:
+        raise FastPathError(f"unknown pad {pad!r}; choose from {', '.join(PADS)}")
+    x = np.ascontiguousarray(x, np.float32)
+    n, c, h, w = (x.shape[0], x.shape[3], x.shape[1], x.shape[2]) if nhwc else x.shape
+    if c != weights.channels:
+        raise FastPathError(f"input has {c} channels, the kernel {weights.channels}")
+    return x, n, c, h, w
+
+
+def _output(out, shape):
+    if out is None:
+        return np.empty(shape, np.float32)
+    if out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise FastPathError(f"out must be a contiguous float32 array of shape {shape}")
+    return out
+
+
+def _convolve(x, weights, pad, threads, isa, bias, threshold, nhwc, out, each):
+    """Pack image i of the batch, then ``each(packed, i, isa number)``, for each i."""
+    lib = library()
+    x, n, c, h, w = _batch(x, weights, pad, nhwc)
+    threshold = _per_channel(threshold, c, "threshold")
+    number = isa_number(isa)
+    packed = np.empty((h + 2, words(c), w + 2), np.uint64)  # bp_pack writes every word
+    for i in range(n):
+        lib.bp_pack(x[i].ctypes.data, _pointer(threshold), h, w, c, words(c), packed.ctypes.data, int(nhwc), number,
+                    threads)
+        each(packed, i, number)
+    return out
+
+
+def _weights(weights):
+    return (weights.bits.ctypes.data, weights.out_channels, weights.bits.shape[2], weights.alpha.ctypes.data,
+            weights.ones.ctypes.data)
+
+
 def conv3x3(x, weights, pad="one", threads=1, isa=None, bias=None, threshold=None, out=None, nhwc=False):
     """The binarized convolution of a float32 batch: (N, C, H, W) -> (N, O, H, W), or (N, H, W,
     C) -> (N, H, W, O) with ``nhwc``, of ``sign(x + threshold)`` when a per-channel threshold is
     given, plus ``bias`` when given; ``isa`` one of ``available_isas()`` (the best when None);
     ``out`` a float32 array to write into (a benchmark reuses one, as onnxruntime's arena does)."""
-    if pad not in PADS:
-        raise FastPathError(f"unknown pad {pad!r}; choose from {', '.join(PADS)}")
-    lib = library()
-    x = np.ascontiguousarray(x, np.float32)
-    n, c, h, w = (x.shape[0], x.shape[3], x.shape[1], x.shape[2]) if nhwc else x.shape
-    if c != weights.channels:
-        raise FastPathError(f"input has {c} channels, the kernel {weights.channels}")
+    _, n, c, h, w = _batch(x, weights, pad, nhwc)
     bias = _per_channel(bias, weights.out_channels, "bias")
-    threshold = _per_channel(threshold, c, "threshold")
-    number = isa_number(isa)
-    shape = (n, h, w, weights.out_channels) if nhwc else (n, weights.out_channels, h, w)
-    if out is None:
-        out = np.empty(shape, np.float32)
-    elif out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
-        raise FastPathError(f"out must be a contiguous float32 array of shape {shape}")
-    packed = np.empty((h + 2, words(c), w + 2), np.uint64)  # bp_pack writes every word
-    for i in range(n):
-        lib.bp_pack(x[i].ctypes.data, _pointer(threshold), h, w, c, words(c), packed.ctypes.data, int(nhwc), number,
-                    threads)
-        lib.bp_conv3x3(packed.ctypes.data, h, w, c, words(c), weights.bits.ctypes.data, weights.out_channels,
-                       weights.bits.shape[2], weights.alpha.ctypes.data, weights.ones.ctypes.data, _pointer(bias),
-                       int(pad == "zero"), int(nhwc), number, threads, out[i].ctypes.data)
-    return out
+    out = _output(out, (n, h, w, weights.out_channels) if nhwc else (n, weights.out_channels, h, w))
+
+    def each(packed, i, number):
+        library().bp_conv3x3(packed.ctypes.data, h, w, c, words(c), *_weights(weights), _pointer(bias),
+                             int(pad == "zero"), int(nhwc), number, threads, out[i].ctypes.data)
+
+    return _convolve(x, weights, pad, threads, isa, bias, threshold, nhwc, out, each)
+
+
+def conv3x3_unit(x, weights, pad="one", threads=1, isa=None, bias=None, threshold=None, slope=None, shift=None,
+                 residual=None, shuffle=1, out=None):
+    """A BBCU unit in one pass, NHWC (N, H, W, C) -> (N, H r, W r, O / r^2) with r = ``shuffle``:
+    ``conv3x3`` (with ``bias``, ``threshold``), then PReLU with per-channel ``slope``, plus
+    per-channel ``shift``, plus ``residual`` (N, H, W, O / r^2), broadcast over the r^2
+    sub-pixels (output channel o adds its channel o % (O / r^2)), then depth-to-space (DCR) of
+    block r; each part optional. BBCU's units pass their own x as ``residual``."""
+    _, n, c, h, w = _batch(x, weights, pad, True)
+    o = weights.out_channels
+    if shuffle < 1 or o % (shuffle * shuffle):
+        raise FastPathError(f"{o} output channels do not shuffle in blocks of {shuffle}")
+    if residual is not None:
+        residual = np.ascontiguousarray(residual, np.float32)
+        if residual.shape != (n, h, w, o // (shuffle * shuffle)):
+            raise FastPathError(f"residual of shape {residual.shape}, expected {(n, h, w, o // (shuffle * shuffle))}")
+    bias, slope, shift = (_per_channel(v, o, what) for v, what in ((bias, "bias"), (slope, "slope"), (shift, "shift")))
+    out = _output(out, (n, h * shuffle, w * shuffle, o // (shuffle * shuffle)))
+
+    def each(packed, i, number):
+        library().bp_conv3x3_unit(packed.ctypes.data, h, w, c, words(c), *_weights(weights), _pointer(bias),
+                                  int(pad == "zero"), number, threads, _pointer(slope), _pointer(shift),
+                                  None if residual is None else residual[i].ctypes.data, o // (shuffle * shuffle),
+                                  shuffle, out[i].ctypes.data)
+
+    return _convolve(x, weights, pad, threads, isa, bias, threshold, True, out, each)
 
 
 def reference_conv3x3(x, kernel, pad="one", bias=None, threshold=None):
@@ -226,3 +282,22 @@ def reference_conv3x3(x, kernel, pad="one", bias=None, threshold=None):
     if bias is not None:
         out = out + np.asarray(bias, np.float32)[None, :, None, None]
     return out
+
+
+def reference_unit(x, kernel, pad="one", bias=None, threshold=None, slope=None, shift=None, residual=None, shuffle=1):
+    """Plain NumPy, NHWC: ``reference_conv3x3``, then ``v < 0 ? v * slope : v``, ``+ shift``,
+    ``+ residual`` (channel o % its channels), each in float32, then DCR depth-to-space of block
+    ``shuffle``.
+    ``conv3x3_unit``'s specification (BBCU, Eq. 8: RPReLU(BinConv(sign(x + b))) + x)."""
+    x = np.asarray(x, np.float32)
+    v = reference_conv3x3(x.transpose(0, 3, 1, 2), kernel, pad, bias, threshold).transpose(0, 2, 3, 1)
+    if slope is not None:
+        v = np.where(v < 0, v * np.asarray(slope, np.float32), v)
+    if shift is not None:
+        v = v + np.asarray(shift, np.float32)
+    if residual is not None:
+        residual = np.asarray(residual, np.float32)
+        v = v + np.tile(residual, (1, 1, 1, v.shape[3] // residual.shape[3]))
+    n, h, w, o = v.shape
+    r = shuffle
+    return v.reshape(n, h, w, r, r, o // (r * r)).transpose(0, 1, 3, 2, 4, 5).reshape(n, h * r, w * r, o // (r * r))

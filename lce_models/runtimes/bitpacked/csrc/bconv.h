@@ -19,9 +19,15 @@
  * lookup) and portable C. Threads split the output rows (OpenMP). Called
  * through ctypes (lce_models/runtimes/bitpacked/__init__.py) and as an onnxruntime custom op (ort_op.c).
  *
+ * A BBCU unit (Xia et al., ICLR 2023, Eq. 8: y = RPReLU(BinConv(sign(x + b))) + x) can run
+ * as one call (bp_conv3x3_unit): each output row is computed into a buffer that stays in cache,
+ * then its epilogue (PReLU, RPReLU's output shift, the residual, an upsampler's depth-to-space)
+ * writes it to the output, so no intermediate tensor goes through memory.
+ *
  * Files: pack.c (binarize and pack activations), kernel_portable.c, kernel_avx2.c and
  * kernel_avx512.c (one output row per call, one file per instruction set), zero_padding.c (the
- * border correction's table), conv.c (bp_conv3x3: the instruction set, threads and streaming),
+ * border correction's table), epilogue.c (a unit's float ops after the conv, on one row),
+ * conv.c (bp_conv3x3 and bp_conv3x3_unit: the instruction set, threads and streaming),
  * popcount_limit.c (what the kernel is measured against), ort_op.c (the onnxruntime custom op),
  * module.c (the Python module stub, so that setuptools builds the library with the install).
  */
@@ -76,12 +82,26 @@ static inline void tap_offsets(int64_t *offsets, int64_t words, int64_t row_stri
     for (int64_t i = 0; i < 9 * words; i++) offsets[i] = (i / words / 3) * row_stride + (i % words) * word_stride + i / words % 3;
 }
 
+/* What a BBCU unit does after its binary conv, in the graph's order and float roundings:
+ * v = PReLU(conv, slope) (v < 0 ? v * slope : v), then + shift, then + residual, then stored
+ * at its place after depth-to-space (DCR order) of block r. Each part optional (NULL, r = 1).
+ * residual: the unit's NHWC input (h, w, channels); output channel oc adds its channel
+ * oc % channels (the upsampler's x broadcast over its r * r sub-pixels). */
+typedef struct {
+    const float *slope, *shift, *residual;
+    int64_t channels, r;
+} Epilogue;
+
 /* The interface (ctypes, bitpacked/__init__.py; and the custom op). */
 void bp_pack(const float *x, const float *threshold, int64_t h, int64_t w, int64_t c, int64_t words,
              uint64_t *packed, int nhwc, int isa, int threads);
 void bp_conv3x3(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t words, const uint64_t *weights,
                 int64_t o, int64_t o_pad, const float *alpha, const int64_t *weight_ones, const float *bias,
                 int pad_zero, int nhwc, int isa, int threads, float *out);
+void bp_conv3x3_unit(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t words, const uint64_t *weights,
+                     int64_t o, int64_t o_pad, const float *alpha, const int64_t *weight_ones, const float *bias,
+                     int pad_zero, int isa, int threads, const float *slope, const float *shift, const float *residual,
+                     int64_t residual_channels, int64_t r, float *out);
 void bp_set_stream_above(int64_t bytes);
 int bp_best_isa(void);
 int64_t bp_popcount_peak(int which, int64_t iterations);
@@ -89,7 +109,8 @@ int64_t bp_popcount_method_peak(int method, int64_t iterations);
 void bp_set_threads(int threads);
 void bp_set_isa(int which);
 
-/* The row kernels: output row y of bp_conv3x3, one instruction set each. */
+/* The row kernels: output row y of bp_conv3x3, one instruction set each. With nhwc (and in
+ * row_avx512_nhwc) `out` is the row itself, (w, o); else the whole (o, h, w) output. */
 INTERNAL void zero_pad_table(int64_t *corrections, const int64_t *weight_ones, int64_t o, int64_t o_pad);
 INTERNAL void row_portable(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c, int64_t words,
                            const uint64_t *weights, int64_t o, int64_t o_pad, const float *alpha,
@@ -105,5 +126,7 @@ INTERNAL void row_avx512(const uint64_t *packed, int64_t y, int64_t h, int64_t w
                          const uint64_t *weights, int64_t o, int64_t o_pad, const float *alpha,
                          const int64_t *corrections, const float *bias, int pad_zero, float *out);
 #endif
+INTERNAL void epilogue_row(const float *raw, int64_t y, int64_t w, int64_t o, const Epilogue *e, int isa, int stream,
+                           float *out);
 
 #endif

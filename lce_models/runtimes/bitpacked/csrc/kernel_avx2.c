@@ -3,7 +3,7 @@
 
 #ifdef __x86_64__
 /* rows[j] holds output channel o0 + j of 8 neighbouring pixels (zero past the last channel);
- * written to an NHWC output of o channels from pixel `first` (numbered y * w + x): an 8x8
+ * written to an NHWC output row of o channels from pixel `first`: an 8x8
  * transpose in registers, then `outputs` (at most 4, row_avx2's block) contiguous floats a
  * pixel. */
 __attribute__((target("avx2")))
@@ -107,7 +107,7 @@ void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c
                 if (!nhwc && n == AVX2_PIXELS) _mm256_storeu_ps(out + (oc * h + y) * w + x0, v);
                 else if (!nhwc) _mm256_maskstore_ps(out + (oc * h + y) * w + x0, store_mask, v);
             }
-            if (nhwc) store_nhwc(out, rows, n, y * w + x0, o, o0, o - o0 < AVX2_OUTPUTS ? o - o0 : AVX2_OUTPUTS);
+            if (nhwc) store_nhwc(out, rows, n, x0, o, o0, o - o0 < AVX2_OUTPUTS ? o - o0 : AVX2_OUTPUTS);
         }
     }
 }

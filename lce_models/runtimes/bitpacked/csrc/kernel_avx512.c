@@ -83,7 +83,7 @@ void row_avx512_nhwc(const uint64_t *packed, int64_t y, int64_t h, int64_t w, in
         }
         const uint64_t *base = packed + y * row_stride + x0;
 #define PASS(vectors, whole) \
-    pass_nhwc(base, offsets, rounds, weights, o_pad, o0, vectors, whole, pixels, y * w + x0, fix, c, o, alpha, bias, stream, out)
+    pass_nhwc(base, offsets, rounds, weights, o_pad, o0, vectors, whole, pixels, x0, fix, c, o, alpha, bias, stream, out)
         for (int64_t o0 = 0; o0 < o_pad; o0 += 64) {
             const int64_t left = o_pad - o0;  /* a multiple of BLOCK = 16 */
             if (o - o0 >= 64)

@@ -30,7 +30,7 @@ void row_portable(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64
                 int64_t dot = 9 * c - 2 * mismatches[i];
                 if (border) dot -= corrections[border_class(y, xx, h, w) * o_pad + o0 + i];
                 float v = alpha[o0 + i] * (float)dot;
-                out[nhwc ? (y * w + xx) * o + o0 + i : ((o0 + i) * h + y) * w + xx] = bias ? v + bias[o0 + i] : v;
+                out[nhwc ? xx * o + o0 + i : ((o0 + i) * h + y) * w + xx] = bias ? v + bias[o0 + i] : v;
             }
         }
     }

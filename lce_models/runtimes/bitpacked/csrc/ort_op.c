@@ -5,9 +5,11 @@
  * RegisterCustomOps. Only version-1 parts of its C API are used, declared here by position in
  * the OrtApi table (positions of version 1 are frozen by onnxruntime's ABI rule). Inputs: x
  * (N, C, H, W) float32, bits (9, words, o_pad) int64 (the packed uint64 weights), alpha (O)
- * float32, ones (9, O) int64, and optional: bias (O) float32, threshold (C) float32;
- * attributes pad_zero and nhwc (x (N, H, W, C) and output (N, H, W, O) when 1); output
- * (N, O, H, W) float32. */
+ * float32, ones (9, O) int64, and optional: bias (O) float32, threshold (C) float32, and a
+ * BBCU unit's epilogue (bp_conv3x3_unit, NHWC only): slope (O) and shift (O) float32, residual
+ * (N, H, W, O / r^2) float32; attributes pad_zero, nhwc (x (N, H, W, C) and output (N, H, W, O)
+ * when 1) and shuffle (r > 1: the output depth-to-space, (N, H r, W r, O / r^2)); output
+ * (N, O, H, W) float32 without nhwc. */
 
 typedef void OrtStatus;
 typedef void *(*OrtFn)();
@@ -46,7 +48,7 @@ typedef struct OrtCustomOp {  /* the layout up to version 17 */
     int (*GetEndVersion)(const struct OrtCustomOp *op);
 } OrtCustomOp;
 
-typedef struct { const OrtFn *api; int64_t pad_zero, nhwc; } Kernel;
+typedef struct { const OrtFn *api; int64_t pad_zero, nhwc, shuffle; } Kernel;
 
 static int fastpath_threads = 1, isa = -1;
 
@@ -64,10 +66,14 @@ static void *op_create(const OrtCustomOp *op, const OrtFn *api, const void *info
     k->api = api;
     OrtStatus *(*attribute)(const void *, const char *, int64_t *) =
         (OrtStatus *(*)(const void *, const char *, int64_t *))api[ORT_KERNEL_INFO_GET_ATTRIBUTE_INT64];
-    OrtStatus *status = attribute(info, "pad_zero", &k->pad_zero);
-    if (status) ((void (*)(OrtStatus *))api[ORT_RELEASE_STATUS])(status);
-    status = attribute(info, "nhwc", &k->nhwc);  /* absent in files of the first version: NCHW */
-    if (status) ((void (*)(OrtStatus *))api[ORT_RELEASE_STATUS])(status);
+    /* each absent attribute keeps its zero (nhwc and shuffle: absent in older files) */
+    const char *names[] = {"pad_zero", "nhwc", "shuffle"};
+    int64_t *values[] = {&k->pad_zero, &k->nhwc, &k->shuffle};
+    for (int i = 0; i < 3; i++) {
+        OrtStatus *status = attribute(info, names[i], values[i]);
+        if (status) ((void (*)(OrtStatus *))api[ORT_RELEASE_STATUS])(status);
+    }
+    if (k->shuffle < 1) k->shuffle = 1;
     return k;
 }
 
@@ -90,8 +96,8 @@ static void input(Kernel *k, void *context, size_t i, int64_t *dims, size_t max_
 
 static void op_compute(void *kernel, void *context) {
     Kernel *k = kernel;
-    int64_t xd[4], bd[3], ad[1], od[2], vd[1];
-    float *x, *alpha, *bias, *threshold, *out;
+    int64_t xd[4], bd[3], ad[1], od[2], vd[1], rd[4];
+    float *x, *alpha, *bias, *threshold, *slope, *shift, *residual, *out;
     uint64_t *bits;
     int64_t *ones;
     input(k, context, 0, xd, 4, (void **)&x);
@@ -100,10 +106,13 @@ static void op_compute(void *kernel, void *context) {
     input(k, context, 3, od, 2, (void **)&ones);
     input(k, context, 4, vd, 1, (void **)&bias);
     input(k, context, 5, vd, 1, (void **)&threshold);
-    const int nhwc = (int)k->nhwc;
+    input(k, context, 6, vd, 1, (void **)&slope);
+    input(k, context, 7, vd, 1, (void **)&shift);
+    input(k, context, 8, rd, 4, (void **)&residual);
+    const int nhwc = (int)k->nhwc, unit = nhwc && (slope || shift || residual || k->shuffle > 1);
     int64_t n = xd[0], c = nhwc ? xd[3] : xd[1], h = nhwc ? xd[1] : xd[2], w = nhwc ? xd[2] : xd[3];
-    int64_t words = bd[1], o_pad = bd[2], o = ad[0];
-    int64_t out_dims[4] = {n, nhwc ? h : o, nhwc ? w : h, nhwc ? o : w};
+    int64_t words = bd[1], o_pad = bd[2], o = ad[0], r = k->shuffle;
+    int64_t out_dims[4] = {n, nhwc ? h * r : o, nhwc ? w * r : h, nhwc ? o / (r * r) : w};
     void *value = NULL;
     API(k, ORT_KERNEL_CONTEXT_GET_OUTPUT, OrtStatus *(*)(void *, size_t, const int64_t *, size_t, void **))(
         context, 0, out_dims, 4, &value);
@@ -112,8 +121,13 @@ static void op_compute(void *kernel, void *context) {
     uint64_t *packed = malloc((size_t)((h + 2) * (w + 2) * words) * sizeof(uint64_t));
     for (int64_t i = 0; i < n; i++) {
         bp_pack(x + i * c * h * w, threshold, h, w, c, words, packed, nhwc, isa, fastpath_threads);
-        bp_conv3x3(packed, h, w, c, words, bits, o, o_pad, alpha, ones, bias, (int)k->pad_zero, nhwc, isa,
-                   fastpath_threads, out + i * o * h * w);
+        if (unit)
+            bp_conv3x3_unit(packed, h, w, c, words, bits, o, o_pad, alpha, ones, bias, (int)k->pad_zero, isa,
+                            fastpath_threads, slope, shift, residual ? residual + i * rd[3] * h * w : NULL, rd[3], r,
+                            out + i * o * h * w);
+        else
+            bp_conv3x3(packed, h, w, c, words, bits, o, o_pad, alpha, ones, bias, (int)k->pad_zero, nhwc, isa,
+                       fastpath_threads, out + i * o * h * w);
     }
     free(packed);
 }
@@ -122,7 +136,7 @@ static void op_destroy(void *kernel) { free(kernel); }
 static const char *op_name(const OrtCustomOp *op) { (void)op; return "BinaryConv3x3"; }
 static const char *op_provider(const OrtCustomOp *op) { (void)op; return "CPUExecutionProvider"; }
 static int op_input_type(const OrtCustomOp *op, size_t i) { (void)op; return i == 1 || i == 3 ? ORT_INT64 : ORT_FLOAT; }
-static size_t op_input_count(const OrtCustomOp *op) { (void)op; return 6; }
+static size_t op_input_count(const OrtCustomOp *op) { (void)op; return 9; }
 static int op_output_type(const OrtCustomOp *op, size_t i) { (void)op; (void)i; return ORT_FLOAT; }
 static size_t op_output_count(const OrtCustomOp *op) { (void)op; return 1; }
 
