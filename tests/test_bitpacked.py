@@ -78,23 +78,24 @@ def test_streamed_output_is_bit_exact(o, rng):
 
 UNIT_SHAPES = [  # (C, H, W, r): O = C r^2
     (64, 7, 13, 1), (70, 5, 9, 1), (17, 6, 11, 2), (64, 3, 17, 2), (5, 4, 7, 3), (1, 1, 1, 1)]
-UNIT_PARTS = {"all": ("slope", "shift", "residual"), "prelu+residual": ("slope", "residual"), "conv": (),
-              "shift": ("shift",), "prelu+shift": ("slope", "shift")}
+UNIT_PARTS = {"all": ("slope", "shift", "residual", "activation"), "prelu+residual": ("slope", "residual"),
+              "conv": (), "shift": ("shift",), "prelu+shift": ("slope", "shift"), "activation": ("activation",)}
 
 
 @pytest.mark.parametrize("shape", UNIT_SHAPES, ids=lambda s: "C{}_{}x{}_r{}".format(*s))
 @pytest.mark.parametrize("pad", bitpacked.PADS)
 @pytest.mark.parametrize("parts", list(UNIT_PARTS))
 def test_whole_unit_is_bit_exact(shape, pad, parts, rng):
-    """A BBCU unit in one call (conv, PReLU, shift, residual, an upsampler's shuffle with the
-    residual broadcast over its sub-pixels) equals the NumPy specification, each part alone or
+    """A BBCU unit in one call (conv, PReLU, shift, residual, an activation after it, an
+    upsampler's shuffle with the residual broadcast over its sub-pixels) equals the NumPy specification, each part alone or
     together, every instruction set, 1 and 2 threads, with and without the threshold."""
     c, h, w, r = shape
     o = c * r * r
     x = rng.normal(size=(2, h, w, c)).astype(np.float32)
     kernel = binary_kernel(rng, o, c)
     values = {"slope": rng.normal(size=o).astype(np.float32), "shift": rng.normal(size=o).astype(np.float32),
-              "residual": rng.normal(size=(2, h, w, c)).astype(np.float32)}
+              "residual": rng.normal(size=(2, h, w, c)).astype(np.float32),
+              "activation": rng.normal(size=c).astype(np.float32)}
     options = {name: values[name] for name in UNIT_PARTS[parts]}
     weights, bias = bitpacked.PackedWeights(kernel), rng.normal(size=o).astype(np.float32)
     for threshold in (None, rng.normal(size=c).astype(np.float32)):
@@ -114,7 +115,7 @@ def test_streamed_unit_is_bit_exact(c, r, rng):
     x = rng.normal(size=(1, 5, 11, c)).astype(np.float32)
     kernel = binary_kernel(rng, o, c)
     options = {"slope": rng.normal(size=o).astype(np.float32), "shift": rng.normal(size=o).astype(np.float32),
-               "residual": x, "shuffle": r}
+               "residual": x, "activation": rng.normal(size=c).astype(np.float32), "shuffle": r}
     expected = bitpacked.reference_unit(x, kernel, "zero", **options)
     weights, lib = bitpacked.PackedWeights(kernel), bitpacked.library()
     lib.bp_set_stream_above(0)

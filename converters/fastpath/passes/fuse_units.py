@@ -1,6 +1,7 @@
 """Whole BBCU units into their ``BinaryConv3x3``: the float ops after a unit's binary conv
 (BBCU, Eq. 8: ``y = RPReLU(BinConv(sign(x + b))) + x``; RPReLU's PReLU and output shift, the
-residual, and in an upsampler the depth-to-space with x broadcast over the sub-pixels) become
+residual, in an upsampler the depth-to-space with x broadcast over the sub-pixels, and a PReLU
+or LeakyReLU right after the unit) become
 the op's epilogue, computed on each output row while it is in cache
 (``lce_models.runtimes.bitpacked.conv3x3_unit``). The same float operations in the same order:
 the outputs are bit for bit the unfused graph's."""
@@ -13,7 +14,7 @@ from onnx import helper
 from converters.fastpath.graph import Index, attrs, channel_vector, constant_input, initializer, splice
 
 #: Optional inputs of a ``BinaryConv3x3``, by position (csrc/ort_op.c).
-SLOPE, SHIFT, RESIDUAL = 6, 7, 8
+SLOPE, SHIFT, RESIDUAL, ACTIVATION = 6, 7, 8, 9
 
 
 class _Walk:
@@ -67,11 +68,22 @@ def _shuffle(walk, constants, index):
     return r, broadcast.input[0]
 
 
+def _slope(node, channels, constants):
+    """A ``PRelu``'s constant slope (per channel, or one for all: a LeakyReLU) as (channels,),
+    or None."""
+    if node is None or node.input[1] not in constants:
+        return None
+    value = constants[node.input[1]]
+    slope = np.full(channels, value.reshape(-1)[0], np.float32) if value.size == 1 else \
+        channel_vector(value, channels, nchw=False)
+    return None if slope is None else np.broadcast_to(slope, (channels,))
+
+
 def fuse_units(graph, constants):
     """Each NHWC ``BinaryConv3x3`` followed, through nodes nothing else reads, by ``PRelu``
-    (constant slope), ``Add`` of a constant per-channel shift and ``Add`` of its own input x (or
-    an upsampler's broadcast add and shuffle of x), in that order and each optional, becomes one
-    ``BinaryConv3x3`` with slope, shift, residual and ``shuffle``. The residual is whatever
+    (constant slope), ``Add`` of a constant per-channel shift, ``Add`` of a residual (or an
+    upsampler's broadcast add and shuffle of it) and another ``PRelu``, in that order and each
+    optional, becomes one ``BinaryConv3x3`` with slope, shift, residual, activation and ``shuffle``. The residual is whatever
     tensor the graph adds (x, or x with the stream's offset added back after ``fold_shifts``)."""
     index = Index(graph)
     readers = collections.defaultdict(list)
@@ -85,10 +97,8 @@ def fuse_units(graph, constants):
         o = int(constants[op.input[2]].size)
         walk, parts = _Walk(index, readers, op), {}
         prelu = walk.next("PRelu")
-        slope = channel_vector(constants[prelu.input[1]], o, nchw=False) if prelu is not None and \
-            prelu.input[1] in constants else None
-        if slope is not None:
-            parts[SLOPE] = np.broadcast_to(slope, (o,))
+        if (slope := _slope(prelu, o, constants)) is not None:
+            parts[SLOPE] = slope
             walk.take(prelu)
         add = walk.next("Add")
         pair = constant_input(add, constants) if add is not None else None
@@ -104,9 +114,13 @@ def fuse_units(graph, constants):
             walk.take(add)
         elif (shuffled := _shuffle(walk, constants, index)) is not None:
             r, residual = shuffled
+        after = walk.next("PRelu")
+        if (activation := _slope(after, o // (r * r), constants)) is not None:
+            parts[ACTIVATION] = activation
+            walk.take(after)
         if not walk.taken:
             continue
-        inputs = list(op.input) + [""] * (RESIDUAL + 1 - len(op.input))
+        inputs = list(op.input) + [""] * (ACTIVATION + 1 - len(op.input))
         for position, value in parts.items():
             inputs[position] = initializer(graph, constants, f"{op.name}_unit_{position}", value.astype(np.float32))
         inputs[RESIDUAL] = residual or ""

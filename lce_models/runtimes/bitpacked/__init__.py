@@ -54,7 +54,7 @@ def _library():
                                ctypes.c_int, ctypes.c_int, ptr]
     lib.bp_conv3x3.restype = None
     lib.bp_conv3x3_unit.argtypes = [ptr, i64, i64, i64, i64, ptr, i64, i64, ptr, ptr, ptr, ctypes.c_int, ctypes.c_int,
-                                    ctypes.c_int, ptr, ptr, ptr, i64, i64, ptr]
+                                    ctypes.c_int, ptr, ptr, ptr, ptr, i64, ptr]
     lib.bp_conv3x3_unit.restype = None
     lib.bp_best_isa.restype = ctypes.c_int
     for peak in (lib.bp_popcount_peak, lib.bp_popcount_method_peak):
@@ -236,28 +236,30 @@ def conv3x3(x, weights, pad="one", threads=1, isa=None, bias=None, threshold=Non
 
 
 def conv3x3_unit(x, weights, pad="one", threads=1, isa=None, bias=None, threshold=None, slope=None, shift=None,
-                 residual=None, shuffle=1, out=None):
+                 residual=None, activation=None, shuffle=1, out=None):
     """A BBCU unit in one pass, NHWC (N, H, W, C) -> (N, H r, W r, O / r^2) with r = ``shuffle``:
     ``conv3x3`` (with ``bias``, ``threshold``), then PReLU with per-channel ``slope``, plus
     per-channel ``shift``, plus ``residual`` (N, H, W, O / r^2), broadcast over the r^2
-    sub-pixels (output channel o adds its channel o % (O / r^2)), then depth-to-space (DCR) of
-    block r; each part optional. BBCU's units pass their own x as ``residual``."""
+    sub-pixels (output channel o adds its channel o % (O / r^2)), then PReLU with ``activation``
+    (O / r^2 slopes: an activation after the unit), then depth-to-space (DCR) of block r; each
+    part optional. BBCU's units pass their own x as ``residual``."""
     _, n, c, h, w = _batch(x, weights, pad, True)
-    o = weights.out_channels
+    o, cc = weights.out_channels, weights.out_channels // (shuffle * shuffle)
     if shuffle < 1 or o % (shuffle * shuffle):
         raise FastPathError(f"{o} output channels do not shuffle in blocks of {shuffle}")
     if residual is not None:
         residual = np.ascontiguousarray(residual, np.float32)
-        if residual.shape != (n, h, w, o // (shuffle * shuffle)):
-            raise FastPathError(f"residual of shape {residual.shape}, expected {(n, h, w, o // (shuffle * shuffle))}")
+        if residual.shape != (n, h, w, cc):
+            raise FastPathError(f"residual of shape {residual.shape}, expected {(n, h, w, cc)}")
     bias, slope, shift = (_per_channel(v, o, what) for v, what in ((bias, "bias"), (slope, "slope"), (shift, "shift")))
-    out = _output(out, (n, h * shuffle, w * shuffle, o // (shuffle * shuffle)))
+    activation = _per_channel(activation, cc, "activation")
+    out = _output(out, (n, h * shuffle, w * shuffle, cc))
 
     def each(packed, i, number):
         library().bp_conv3x3_unit(packed.ctypes.data, h, w, c, words(c), *_weights(weights), _pointer(bias),
                                   int(pad == "zero"), number, threads, _pointer(slope), _pointer(shift),
-                                  None if residual is None else residual[i].ctypes.data, o // (shuffle * shuffle),
-                                  shuffle, out[i].ctypes.data)
+                                  None if residual is None else residual[i].ctypes.data, _pointer(activation), shuffle,
+                                  out[i].ctypes.data)
 
     return _convolve(x, weights, pad, threads, isa, bias, threshold, True, out, each)
 
@@ -284,10 +286,11 @@ def reference_conv3x3(x, kernel, pad="one", bias=None, threshold=None):
     return out
 
 
-def reference_unit(x, kernel, pad="one", bias=None, threshold=None, slope=None, shift=None, residual=None, shuffle=1):
+def reference_unit(x, kernel, pad="one", bias=None, threshold=None, slope=None, shift=None, residual=None,
+                   activation=None, shuffle=1):
     """Plain NumPy, NHWC: ``reference_conv3x3``, then ``v < 0 ? v * slope : v``, ``+ shift``,
-    ``+ residual`` (channel o % its channels), each in float32, then DCR depth-to-space of block
-    ``shuffle``.
+    ``+ residual`` (channel o % its channels), ``v < 0 ? v * activation : v`` (channel o % its
+    size), each in float32, then DCR depth-to-space of block ``shuffle``.
     ``conv3x3_unit``'s specification (BBCU, Eq. 8: RPReLU(BinConv(sign(x + b))) + x)."""
     x = np.asarray(x, np.float32)
     v = reference_conv3x3(x.transpose(0, 3, 1, 2), kernel, pad, bias, threshold).transpose(0, 2, 3, 1)
@@ -298,6 +301,9 @@ def reference_unit(x, kernel, pad="one", bias=None, threshold=None, slope=None, 
     if residual is not None:
         residual = np.asarray(residual, np.float32)
         v = v + np.tile(residual, (1, 1, 1, v.shape[3] // residual.shape[3]))
+    if activation is not None:
+        activation = np.tile(np.asarray(activation, np.float32), v.shape[3] // np.size(activation))
+        v = np.where(v < 0, v * activation, v)
     n, h, w, o = v.shape
     r = shuffle
     return v.reshape(n, h, w, r, r, o // (r * r)).transpose(0, 1, 3, 2, 4, 5).reshape(n, h * r, w * r, o // (r * r))

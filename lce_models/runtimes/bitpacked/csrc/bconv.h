@@ -83,13 +83,14 @@ static inline void tap_offsets(int64_t *offsets, int64_t words, int64_t row_stri
 }
 
 /* What a BBCU unit does after its binary conv, in the graph's order and float roundings:
- * v = PReLU(conv, slope) (v < 0 ? v * slope : v), then + shift, then + residual, then stored
- * at its place after depth-to-space (DCR order) of block r. Each part optional (NULL, r = 1).
- * residual: the unit's NHWC input (h, w, channels); output channel oc adds its channel
- * oc % channels (the upsampler's x broadcast over its r * r sub-pixels). */
+ * v = PReLU(conv, slope) (v < 0 ? v * slope : v), then + shift, then + residual, then the
+ * activation after the unit (PReLU again, e.g. a LeakyReLU), stored at its place after
+ * depth-to-space (DCR order) of block r. Each part optional (NULL, r = 1). slope, shift: (o,);
+ * residual: (h, w, o / r^2) NHWC, broadcast over the r * r sub-pixels (output channel oc adds
+ * its channel oc % (o / r^2)); activation: (o / r^2,). */
 typedef struct {
-    const float *slope, *shift, *residual;
-    int64_t channels, r;
+    const float *slope, *shift, *residual, *activation;
+    int64_t r;
 } Epilogue;
 
 /* The interface (ctypes, bitpacked/__init__.py; and the custom op). */
@@ -101,7 +102,7 @@ void bp_conv3x3(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t
 void bp_conv3x3_unit(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t words, const uint64_t *weights,
                      int64_t o, int64_t o_pad, const float *alpha, const int64_t *weight_ones, const float *bias,
                      int pad_zero, int isa, int threads, const float *slope, const float *shift, const float *residual,
-                     int64_t residual_channels, int64_t r, float *out);
+                     const float *activation, int64_t r, float *out);
 void bp_set_stream_above(int64_t bytes);
 int bp_best_isa(void);
 int64_t bp_popcount_peak(int which, int64_t iterations);

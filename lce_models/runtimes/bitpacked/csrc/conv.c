@@ -87,13 +87,12 @@ void bp_conv3x3(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t
     conv(packed, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, nhwc, isa, threads, NULL, out);
 }
 
-/* A whole BBCU unit, NHWC: bp_conv3x3, then the Epilogue's parts (slope, shift: (o,) or NULL;
- * residual: (h, w, residual_channels) or NULL, residual_channels = o / r^2; r >= 1) -> out
- * (h r, w r, o / r^2). */
+/* A whole BBCU unit, NHWC: bp_conv3x3, then the Epilogue's parts (each NULL when absent;
+ * r >= 1) -> out (h r, w r, o / r^2). */
 void bp_conv3x3_unit(const uint64_t *packed, int64_t h, int64_t w, int64_t c, int64_t words, const uint64_t *weights,
                      int64_t o, int64_t o_pad, const float *alpha, const int64_t *weight_ones, const float *bias,
                      int pad_zero, int isa, int threads, const float *slope, const float *shift, const float *residual,
-                     int64_t residual_channels, int64_t r, float *out) {
-    const Epilogue e = {slope, shift, residual, residual_channels, r > 1 ? r : 1};
+                     const float *activation, int64_t r, float *out) {
+    const Epilogue e = {slope, shift, residual, activation, r > 1 ? r : 1};
     conv(packed, h, w, c, words, weights, o, o_pad, alpha, weight_ones, bias, pad_zero, 1, isa, threads, &e, out);
 }

@@ -7,7 +7,7 @@
  * (N, C, H, W) float32, bits (9, words, o_pad) int64 (the packed uint64 weights), alpha (O)
  * float32, ones (9, O) int64, and optional: bias (O) float32, threshold (C) float32, and a
  * BBCU unit's epilogue (bp_conv3x3_unit, NHWC only): slope (O) and shift (O) float32, residual
- * (N, H, W, O / r^2) float32; attributes pad_zero, nhwc (x (N, H, W, C) and output (N, H, W, O)
+ * (N, H, W, O / r^2) float32, activation (O / r^2) float32 (a PReLU after the unit); attributes pad_zero, nhwc (x (N, H, W, C) and output (N, H, W, O)
  * when 1) and shuffle (r > 1: the output depth-to-space, (N, H r, W r, O / r^2)); output
  * (N, O, H, W) float32 without nhwc. */
 
@@ -97,7 +97,7 @@ static void input(Kernel *k, void *context, size_t i, int64_t *dims, size_t max_
 static void op_compute(void *kernel, void *context) {
     Kernel *k = kernel;
     int64_t xd[4], bd[3], ad[1], od[2], vd[1], rd[4];
-    float *x, *alpha, *bias, *threshold, *slope, *shift, *residual, *out;
+    float *x, *alpha, *bias, *threshold, *slope, *shift, *residual, *activation, *out;
     uint64_t *bits;
     int64_t *ones;
     input(k, context, 0, xd, 4, (void **)&x);
@@ -109,7 +109,8 @@ static void op_compute(void *kernel, void *context) {
     input(k, context, 6, vd, 1, (void **)&slope);
     input(k, context, 7, vd, 1, (void **)&shift);
     input(k, context, 8, rd, 4, (void **)&residual);
-    const int nhwc = (int)k->nhwc, unit = nhwc && (slope || shift || residual || k->shuffle > 1);
+    input(k, context, 9, vd, 1, (void **)&activation);
+    const int nhwc = (int)k->nhwc, unit = nhwc && (slope || shift || residual || activation || k->shuffle > 1);
     int64_t n = xd[0], c = nhwc ? xd[3] : xd[1], h = nhwc ? xd[1] : xd[2], w = nhwc ? xd[2] : xd[3];
     int64_t words = bd[1], o_pad = bd[2], o = ad[0], r = k->shuffle;
     int64_t out_dims[4] = {n, nhwc ? h * r : o, nhwc ? w * r : h, nhwc ? o / (r * r) : w};
@@ -123,7 +124,7 @@ static void op_compute(void *kernel, void *context) {
         bp_pack(x + i * c * h * w, threshold, h, w, c, words, packed, nhwc, isa, fastpath_threads);
         if (unit)
             bp_conv3x3_unit(packed, h, w, c, words, bits, o, o_pad, alpha, ones, bias, (int)k->pad_zero, isa,
-                            fastpath_threads, slope, shift, residual ? residual + i * rd[3] * h * w : NULL, rd[3], r,
+                            fastpath_threads, slope, shift, residual ? residual + i * rd[3] * h * w : NULL, activation, r,
                             out + i * o * h * w);
         else
             bp_conv3x3(packed, h, w, c, words, bits, o, o_pad, alpha, ones, bias, (int)k->pad_zero, nhwc, isa,
@@ -136,7 +137,7 @@ static void op_destroy(void *kernel) { free(kernel); }
 static const char *op_name(const OrtCustomOp *op) { (void)op; return "BinaryConv3x3"; }
 static const char *op_provider(const OrtCustomOp *op) { (void)op; return "CPUExecutionProvider"; }
 static int op_input_type(const OrtCustomOp *op, size_t i) { (void)op; return i == 1 || i == 3 ? ORT_INT64 : ORT_FLOAT; }
-static size_t op_input_count(const OrtCustomOp *op) { (void)op; return 9; }
+static size_t op_input_count(const OrtCustomOp *op) { (void)op; return 10; }
 static int op_output_type(const OrtCustomOp *op, size_t i) { (void)op; (void)i; return ORT_FLOAT; }
 static size_t op_output_count(const OrtCustomOp *op) { (void)op; return 1; }
 
