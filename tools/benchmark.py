@@ -38,6 +38,7 @@ import sys
 from dataclasses import fields
 
 from lce_models import cli
+from lce_models.errors import UserError
 from lce_models.files import atomic_write
 from lce_models.runtimes import bitpacked
 from lce_models.runtimes.tflite import KERNELS
@@ -86,6 +87,9 @@ def parse_args(argv):
                    help="time one binary 3x3 conv on LCE, the fast path and its bare kernel")
     p.add_argument("--channels", type=int, default=64, help="channels in and out, with --kernel (default 64)")
     p.add_argument("--profile", action="store_true", help="also print onnxruntime's time per op type of .onnx MODELs")
+    p.add_argument("--isa", choices=bitpacked.ISAS,
+                   help="instruction set of the fast path's kernels (default: the best this CPU runs; avx2 on an "
+                        "AVX-512 host runs the code AVX2-only CPUs run)")
     p.add_argument("--quality", action="append", metavar="EVAL.json", help="evaluate.py --json output (repeatable)")
     p.add_argument("--plot", help="quality-vs-latency PNG of --suite (default OUT/quality_latency.png)")
     p.add_argument("--train-steps", type=int, help="time this many training steps of MODEL instead")
@@ -127,6 +131,10 @@ def main(argv=None):
             print(line, flush=True)
         return 0
     settings = settings_of(args)
+    try:
+        bitpacked.choose_isa(args.isa)
+    except bitpacked.FastPathError as e:
+        raise UserError(str(e)) from None
     extra, lines, records = "", [], {}
     try:
         if args.kernel:
@@ -151,9 +159,10 @@ def main(argv=None):
           "code, not ARM64 figures" if local and platform.machine() == "x86_64" else ""))
     print(measure.table(rows))
     if any(r.backend == FAST_LABEL for r in rows):
-        records["fast_path_isa"] = bitpacked.available_isas()[-1]
-        print(f"\nThe fast path's binary convolutions ran its {records['fast_path_isa']} kernel, the best this CPU "
-              f"has (of {', '.join(bitpacked.ISAS)}).")
+        records["fast_path_isa"], best = bitpacked.chosen_isa(), bitpacked.available_isas()[-1]
+        print(f"\nThe fast path's binary convolutions ran its {records['fast_path_isa']} kernel, "
+              + ("the best this CPU has" if records["fast_path_isa"] == best else
+                 f"chosen with --isa (this CPU's best is {best})") + f" (of {', '.join(bitpacked.ISAS)}).")
     if extra:
         print(f"\nHow many times faster the fast path runs (other median / fast-path median):\n{extra}")
     if lines:

@@ -83,6 +83,23 @@ def available_isas():
     return ISAS[:library().bp_best_isa() + 1]
 
 
+_CHOSEN_ISA = None
+
+
+def choose_isa(isa):
+    """Make ``isa`` (a name of ``available_isas()``; None: the best) what the fast path's
+    onnxruntime sessions of this process use unless told otherwise: a benchmark on an AVX-512
+    host can run the AVX2 kernel that AVX2-only CPUs run."""
+    global _CHOSEN_ISA
+    isa_number(isa)
+    _CHOSEN_ISA = isa
+
+
+def chosen_isa():
+    """The instruction set the fast path's sessions use (``choose_isa``, else the best)."""
+    return _CHOSEN_ISA or available_isas()[-1]
+
+
 def isa_number(isa):
     """The C number of an instruction set name (the best here when None); one
     ``FastPathError`` line for one this CPU does not run."""

@@ -12,10 +12,11 @@ DOMAIN = "lce_models.fastpath"
 def session(serialized, num_threads=1, profile_prefix=None, isa=None):
     """An onnxruntime session with the fast-path op registered; ``num_threads`` for both
     onnxruntime's own ops and the binary convolutions; ``profile_prefix``: profile into it;
-    ``isa``: the kernel's instruction set (the CPU's best when None). Threads and instruction
+    ``isa``: the kernel's instruction set (when None, ``bitpacked.chosen_isa()``: the CPU's
+    best unless the process chose another). Threads and instruction
     set hold for every fast-path session of the process: the op's library is loaded once."""
     bitpacked.library().bp_set_threads(num_threads)
-    bitpacked.library().bp_set_isa(bitpacked.isa_number(isa) if isa else -1)
+    bitpacked.library().bp_set_isa(bitpacked.isa_number(isa or bitpacked.chosen_isa()))
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = num_threads
