@@ -58,31 +58,33 @@ void row_avx2(const uint64_t *packed, int64_t y, int64_t h, int64_t w, int64_t c
         const __m256i store_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         const int border = pad_zero && (y == 0 || y == h - 1 || x0 == 0 || x0 + n == w);
         for (int64_t o0 = 0; o0 < o; o0 += AVX2_OUTPUTS) {
-            __m256i acc[AVX2_OUTPUTS][2], bytes[AVX2_OUTPUTS][2];
-            for (int j = 0; j < AVX2_OUTPUTS; j++) acc[j][0] = acc[j][1] = bytes[j][0] = bytes[j][1] = zero;
+            __m256i acc[AVX2_OUTPUTS][2];
             const uint64_t *base = packed + y * row_stride + x0;
-            for (int64_t i = 0, since = 0; i < rounds; i++) {  /* one loop: gcc keeps `bytes` in registers */
-                const long long *src = (const long long *)(base + offsets[i]);
-                const __m256i a = whole ? _mm256_loadu_si256((const __m256i *)src) : _mm256_maskload_epi64(src, m0);
-                const __m256i b = whole ? _mm256_loadu_si256((const __m256i *)(src + 4)) : _mm256_maskload_epi64(src + 4, m1);
-                const __m256i a_lo = _mm256_and_si256(a, low), a_hi = _mm256_and_si256(_mm256_srli_epi16(a, 4), low);
-                const __m256i b_lo = _mm256_and_si256(b, low), b_hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), low);
-                const long long *wn = (const long long *)nibbles + 2 * (i * o_pad + o0);
-                for (int j = 0; j < AVX2_OUTPUTS; j++) {
-                    const __m256i w_lo = _mm256_set1_epi64x(wn[2 * j]), w_hi = _mm256_set1_epi64x(wn[2 * j + 1]);
-                    bytes[j][0] = _mm256_add_epi8(bytes[j][0], _mm256_add_epi8(
-                        _mm256_shuffle_epi8(lut, _mm256_xor_si256(a_lo, w_lo)), _mm256_shuffle_epi8(lut, _mm256_xor_si256(a_hi, w_hi))));
-                    bytes[j][1] = _mm256_add_epi8(bytes[j][1], _mm256_add_epi8(
-                        _mm256_shuffle_epi8(lut, _mm256_xor_si256(b_lo, w_lo)), _mm256_shuffle_epi8(lut, _mm256_xor_si256(b_hi, w_hi))));
-                }
-                if (++since == AVX2_ROUNDS || i == rounds - 1) {
-                    for (int j = 0; j < AVX2_OUTPUTS; j++)
-                        for (int v = 0; v < 2; v++) {
-                            acc[j][v] = _mm256_add_epi64(acc[j][v], _mm256_sad_epu8(bytes[j][v], zero));
-                            bytes[j][v] = zero;
+            /* one 4-pixel half at a time: 4 byte counters, 4 sums, the lookup table, the
+             * pixels' two nibble vectors and the weights' fit the 16 registers (both halves at
+             * once spilled 6 of their 8 byte counters to the stack every round) */
+            for (int v = 0; v < 2; v++) {
+                __m256i bytes[AVX2_OUTPUTS], sums[AVX2_OUTPUTS];
+                for (int j = 0; j < AVX2_OUTPUTS; j++) bytes[j] = sums[j] = zero;
+                for (int64_t i = 0, since = 0; i < rounds; i++) {  /* one loop: gcc keeps `bytes` in registers */
+                    const long long *src = (const long long *)(base + offsets[i]) + 4 * v;
+                    const __m256i a = whole ? _mm256_loadu_si256((const __m256i *)src) : _mm256_maskload_epi64(src, v ? m1 : m0);
+                    const __m256i a_lo = _mm256_and_si256(a, low), a_hi = _mm256_and_si256(_mm256_srli_epi16(a, 4), low);
+                    const long long *wn = (const long long *)nibbles + 2 * (i * o_pad + o0);
+                    for (int j = 0; j < AVX2_OUTPUTS; j++) {
+                        const __m256i w_lo = _mm256_set1_epi64x(wn[2 * j]), w_hi = _mm256_set1_epi64x(wn[2 * j + 1]);
+                        bytes[j] = _mm256_add_epi8(bytes[j], _mm256_add_epi8(
+                            _mm256_shuffle_epi8(lut, _mm256_xor_si256(a_lo, w_lo)), _mm256_shuffle_epi8(lut, _mm256_xor_si256(a_hi, w_hi))));
+                    }
+                    if (++since == AVX2_ROUNDS || i == rounds - 1) {
+                        for (int j = 0; j < AVX2_OUTPUTS; j++) {
+                            sums[j] = _mm256_add_epi64(sums[j], _mm256_sad_epu8(bytes[j], zero));
+                            bytes[j] = zero;
                         }
-                    since = 0;
+                        since = 0;
+                    }
                 }
+                for (int j = 0; j < AVX2_OUTPUTS; j++) acc[j][v] = sums[j];
             }
             __m256 rows[8];  /* output channel j of the 8 pixels; 4..7 stay zero */
             for (int j = 0; j < 8; j++) rows[j] = _mm256_setzero_ps();
