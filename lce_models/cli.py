@@ -34,6 +34,23 @@ def size(text):
     return h, w
 
 
+_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def memory_size(text):
+    """argparse type for an amount of memory in bytes: ``2G``, ``1500M``, ``512MiB``, ``2gb``
+    (binary units: K, M, G, T; a bare number is bytes)."""
+    t = text.strip().lower().removesuffix("ib").removesuffix("b")
+    unit = t[-1:] if t[-1:] in _UNITS else ""
+    try:
+        value = float(t[: len(t) - len(unit)]) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size such as 2G or 1500M, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"a memory size must be positive, got {text!r}")
+    return int(value)
+
+
 def key_value(text):
     """argparse type for ``KEY=VALUE`` (e.g. ``reduce=mean``)."""
     key, sep, value = text.partition("=")

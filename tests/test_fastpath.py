@@ -7,10 +7,11 @@ import json
 from lce_models.data.images import sample_image
 from lce_models.evaluation.metrics import agreement
 from lce_models.models import NetworkConfig, build_model, model_card
-from lce_models.runtimes import bitpacked
+from lce_models.runtimes import bitpacked, receptive_field
 from lce_models.runtimes.bitpacked import session as bitpacked_session
 
 import numpy as np
+import onnx
 import pytest
 from conftest import randomize_weights
 from onnx import helper
@@ -117,6 +118,9 @@ def test_whole_network_against_keras(name, padding):
     assert census["Reshape"] == {"bbcu-l": 0, "bbcu-m": 2}[name]  # the last conv's, as a Gemm
     nhwc = [n for n in proto.graph.node if n.op_type == "BinaryConv3x3"]
     assert all(helper.get_attribute_value(next(a for a in n.attribute if a.name == "nhwc")) == 1 for n in nhwc)
+    # the convolutions hidden in the fused ops still count for the tiles' overlap
+    assert receptive_field.of_onnx(onnx.ModelProto.FromString(proto.SerializeToString())) == \
+        receptive_field.of_keras(model) > 30
     x = sample_image(24, 32, 3)[None]
     assert agreement(model(x).numpy(), bitpacked_session.runner(proto.SerializeToString(), 2)(x)).psnr_db >= 50
 

@@ -1,10 +1,12 @@
 """Upscale (or denoise / de-JPEG) any image with a 1-bit model: a .tflite, an .onnx or Keras weights.
 
 Backends: a .tflite runs in LCE's interpreter on tiles of its fixed input size; an .onnx runs
-in onnxruntime and a model card .json (or a network name with shipped weights) in Keras, both
-on --tile tiles. Tiles share the model's receptive radius of context by default, which makes
-the stitched image equal to whole-image inference; memory is bounded by a band of tiles, never
-the whole image in float.
+in onnxruntime on --tile tiles. A network name with shipped weights or a model card .json runs
+the fastest exact runtime this machine has (--runtime auto): on x86-64, its bit-packed ONNX
+graph, converted and verified against Keras on first use and kept beside the card, with tiles
+as large as --max-memory allows; elsewhere, or with --runtime keras, the Keras model. Tiles
+share the model's receptive radius of context by default, which makes the stitched image equal
+to whole-image inference; memory is bounded by a band of tiles, never the whole image in float.
 
 Inputs are files or folders (their PNG/JPEG/BMP/TIFF/WebP images). EXIF orientation is applied,
 gray stays gray, alpha is enlarged apart (bicubic), 16-bit files are scaled to 8 bits. Each output
@@ -13,6 +15,7 @@ names one image file for one input. A file that fails is reported on one line an
 still run; the exit status is then 1 (2 for a usage mistake).
 
 Examples:
+  python tools/upscale.py photo.jpg --model bbcu-m -o photo_x4.png --max-memory 1500M
   python tools/upscale.py photo.jpg --model out/bbcu-l_x4_180x320.tflite -o photo_x4.png
   python tools/upscale.py pictures/ --model out/bbcu-l_x4.onnx -o upscaled/ --tile 256x256
 """
@@ -24,10 +27,12 @@ from lce_models import cli
 from lce_models.data import photos
 from lce_models.runtimes import loader
 from lce_models.runtimes.tflite import KERNELS
+from lce_models.upscaling import budget
 from lce_models.upscaling import photo as upscaling
-from lce_models.upscaling import tiling
 
 from tqdm import tqdm
+
+from converters import cache
 
 INPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -79,8 +84,16 @@ def main(argv=None):
     p.add_argument("-o", "--out", default="upscaled",
                    help="output folder, or an image file for one input (default upscaled)")
     p.add_argument("--ext", default=".png", help="output format of files written to a folder (default .png)")
-    p.add_argument("--tile", type=cli.size, default=(256, 256), metavar="HxW",
-                   help=".onnx/Keras tile size in input pixels (a .tflite uses its own; default 256x256)")
+    p.add_argument("--runtime", choices=("auto", "keras"), default="auto",
+                   help="for a network name or model card: auto runs the fastest exact runtime here (on x86-64 the "
+                        "bit-packed ONNX graph, made once and kept beside the card), keras the Keras model "
+                        "(default auto)")
+    p.add_argument("--max-memory", type=cli.memory_size, default=2 * 2**30, metavar="SIZE",
+                   help="memory the whole process may use, such as 2G or 1500M: the fast path's tiles are the "
+                        "largest that fit (default 2G)")
+    p.add_argument("--tile", type=cli.size, metavar="HxW",
+                   help="tile size in input pixels of an .onnx or Keras model (a .tflite uses its own; default: "
+                        "the largest within --max-memory on the fast path, else 256x256)")
     p.add_argument("--overlap", type=int,
                    help="input pixels of context tiles share (default: the model's receptive radius, exact)")
     p.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
@@ -95,17 +108,18 @@ def main(argv=None):
     files = inputs(args.inputs)
     targets = destinations(files, args.out, ext)
     refuse_overwriting_inputs(files, targets)
-    rt = loader.load(args.model, runtime=True, threads=args.threads, kernels=args.kernels, xnnpack=args.xnnpack,
-                     scale=args.scale, untrained="refuse")
+    rt = cache.fast_runtime(args.model, args.scale, args.threads) if args.runtime == "auto" else None
+    if rt is None:
+        rt = loader.load(args.model, runtime=True, threads=args.threads, kernels=args.kernels, xnnpack=args.xnnpack,
+                         scale=args.scale, untrained="refuse")
     overlap = rt.receptive_radius if args.overlap is None else args.overlap
     if overlap < 0:
         raise cli.UserError("--overlap must be >= 0")
-    try:
-        for length in rt.input_size if rt.input_size[0] is not None else args.tile:
-            tiling.check(length, overlap)
-    except ValueError as e:
-        raise cli.UserError(f"{e}: use a larger tile (convert at a larger --input-size) or a "
-                            "smaller --overlap") from None
+    fixed = rt.input_size if rt.input_size[0] is not None else args.tile
+    if fixed is None and rt.bytes_per_pixel is None:
+        fixed = (256, 256)
+    if fixed is not None:
+        budget.check_tile(fixed, overlap)
     print(f"{args.model}: x{rt.scale}, {rt.engine}; tiles share {overlap} pixels of context "
           f"(receptive radius {rt.receptive_radius})", file=sys.stderr)
 
@@ -114,11 +128,13 @@ def main(argv=None):
     for source, target in images:
         try:
             photo = photos.read(source)
-            total = upscaling.tiles(photo, rt, args.tile, overlap)
+            tile = fixed or budget.tile_for_budget(args.max_memory, photo.pixels.shape[:2], rt.scale, rt.channels,
+                                                   rt.bytes_per_pixel, overlap)
+            total = upscaling.tiles(photo, rt, tile, overlap)
             with tqdm(total=total, desc=source.name, unit="tile", leave=False, disable=total < 2) as bar:
-                img = upscaling.upscale(photo, rt, args.tile, overlap, progress=bar.update)
-            notes = photos.write(target, img) + photo.notes
-        except (photos.PhotoError, ValueError) as e:
+                img = upscaling.upscale(photo, rt, tile, overlap, progress=bar.update)
+            notes = photos.write(target, img) + photo.notes + [f"{total} tiles of {tile[1]}x{tile[0]}"]
+        except (photos.PhotoError, ValueError, cli.UserError) as e:
             failed += 1
             tqdm.write(f"error: {e}" if isinstance(e, photos.PhotoError) else f"error: {source}: {e}",
                        file=sys.stderr)

@@ -28,6 +28,7 @@ floats, up to rounding where it reorders a sum.
 
 import collections
 
+from lce_models.runtimes import receptive_field
 from lce_models.runtimes.bitpacked.session import DOMAIN
 
 import onnx
@@ -54,12 +55,16 @@ def op_census(proto):
 
 def rewrite(proto):
     """A copy of an ONNX ``ModelProto`` with every binarized 3x3 conv as a ``BinaryConv3x3``
-    and the other passes applied; returns (model, number of ``BinaryConv3x3`` nodes)."""
+    and the other passes applied, the exported graph's receptive radius kept in its metadata
+    (the tiles of a whole photo need it); returns (model, number of ``BinaryConv3x3`` nodes)."""
     proto = onnx.ModelProto.FromString(proto.SerializeToString())
+    radius = receptive_field.of_onnx(proto)
     constants = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
     for apply in PASSES:
         apply(proto.graph, constants)
     proto.opset_import.append(helper.make_opsetid(DOMAIN, 1))
+    helper.set_model_props(proto, {**{p.key: p.value for p in proto.metadata_props},
+                                   receptive_field.METADATA_KEY: str(radius)})
     return proto, op_census(proto)["BinaryConv3x3"]
 
 

@@ -13,6 +13,8 @@ class Runtime:
     scale: int
     engine: str
     receptive_radius: int
+    #: memory its activations need per input pixel, where known (picks tiles within a budget)
+    bytes_per_pixel: float | None = None
 
     def __call__(self, x):
         return self.run(np.asarray(x, np.float32))

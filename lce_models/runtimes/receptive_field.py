@@ -77,8 +77,17 @@ def of_tflite(flatbuffer):
     return _radius(steps())
 
 
+#: The ONNX metadata key under which a rewritten graph keeps the radius of the graph it came
+#: from (the fast path's rewrites hide convolutions in ops this reader does not know).
+METADATA_KEY = "receptive_radius"
+
+
 def of_onnx(model):
-    """Receptive radius of an ONNX ``ModelProto`` (nodes in topological order)."""
+    """Receptive radius of an ONNX ``ModelProto``: its ``METADATA_KEY`` metadata where present,
+    else read from its nodes (in topological order)."""
+    recorded = [p.value for p in model.metadata_props if p.key == METADATA_KEY]
+    if recorded:
+        return int(recorded[0])
     shapes = {t.name: list(t.dims) for t in model.graph.initializer}
 
     def attribute(node, name, default):

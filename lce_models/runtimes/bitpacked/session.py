@@ -8,6 +8,18 @@ import onnxruntime as ort
 #: The ONNX domain of the ``BinaryConv3x3`` op; the C library registers the op under it.
 DOMAIN = "lce_models.fastpath"
 
+_ALLOCATOR = []
+
+
+def _allocator():
+    """Register, once a process, an arena that grows by what is asked, not to the next power of
+    two (onnxruntime's default): bbcu-m x4 at 288x288 peaked at 807 instead of 1140 MiB, the same
+    speed within noise (2 threads, measured)."""
+    if not _ALLOCATOR:
+        info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+        ort.create_and_register_allocator(info, ort.OrtArenaCfg({"arena_extend_strategy": 1}))  # kSameAsRequested
+        _ALLOCATOR.append(info)
+
 
 def session(serialized, num_threads=1, profile_prefix=None, isa=None):
     """An onnxruntime session with the fast-path op registered; ``num_threads`` for both
@@ -26,6 +38,8 @@ def session(serialized, num_threads=1, profile_prefix=None, isa=None):
     # the memory pattern reserves one block for every tensor of a run: bbcu-m x4 at 180x320 then
     # peaked at 1148 MiB, without it 580 MiB, at the same speed (2 threads, measured)
     options.enable_mem_pattern = False
+    _allocator()
+    options.add_session_config_entry("session.use_env_allocators", "1")
     if profile_prefix:
         options.enable_profiling, options.profile_file_prefix = True, str(profile_prefix)
     options.register_custom_ops_library(str(bitpacked.library_path()))
