@@ -1,9 +1,16 @@
-import lce_models  # noqa: F401  (selects Keras 2 before TensorFlow loads)
-from lce_models.models.complexity import is_binary_conv
+import os
+import tempfile
 
-import numpy as np
-import pytest
-import tf_keras as keras
+# the fast path's converted graphs of shipped weights go to a cache of the tests' own (tools in
+# child processes too), never the user's
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="lce_models_test_cache_")
+
+import lce_models  # noqa: E402, F401  (selects Keras 2 before TensorFlow loads)
+from lce_models.models.complexity import is_binary_conv  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tf_keras as keras  # noqa: E402
 
 
 def is_float_conv(layer):
@@ -50,3 +57,12 @@ def seeded_initializers():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(autouse=True)
+def tool_sized_process(monkeypatch):
+    """Tools called in this process would count pytest's own memory (every model of the run so
+    far) against their --max-memory: they see what a tool's process holds, about 600 MiB."""
+    from lce_models.upscaling import budget
+
+    monkeypatch.setattr(budget, "resident_bytes", lambda: 600 * 2**20)

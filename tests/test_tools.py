@@ -12,7 +12,7 @@ import pytest
 from conftest import randomize_weights
 from PIL import Image
 
-from converters import memory
+from converters import cache, memory
 
 TOOLS = Path(__file__).resolve().parent.parent / "tools"
 
@@ -131,7 +131,7 @@ def test_convert_a_model_card_to_all_formats(tmp_path, capsys):
     scores = {}
     for model in (card, out / "bbcu-m_x2_48x64.tflite", out / "bbcu-m_x2.onnx", out / "bbcu-m_x2.bitpacked.onnx"):
         result = tmp_path / "eval.json"
-        argv_eval = ["--model", str(model), "--sets", "Set5", "--json", str(result)]
+        argv_eval = ["--model", str(model), "--sets", "Set5", "--json", str(result), "--runtime", "keras"]
         assert tool("evaluate")(argv_eval) == 0
         rows = json.loads(result.read_text())["results"]
         scores[model.name.split(".", 1)[1]] = rows[str(model) if model.suffix != ".json" else f"bbcu-m_x2 ({card})"]
@@ -152,10 +152,17 @@ def test_evaluate_bicubic_and_a_model_card(tmp_path, capsys):
     model = randomize_weights(build_model(NetworkConfig("bbcu-m", 2, depth=1)), seed=3)
     card = save(model, tmp_path / "m.json")
     out = tmp_path / "eval.json"
-    assert tool("evaluate")(["--model", str(card), "--scale", "2", "--sets", "Set5", "--json", str(out)]) == 0
-    results = json.loads(out.read_text())["results"]
-    assert results["bicubic"]["sets"]["Set5"]["x2"]["psnr"] == pytest.approx(33.64, abs=0.011)
-    assert len(results[f"bbcu-m_x2 ({card})"]["sets"]["Set5"]["x2"]["images"]) == 5
+    psnr = {}
+    for runtime in ("keras", "auto"):  # auto: the fast path on x86-64, as exact as Keras
+        argv = ["--model", str(card), "--scale", "2", "--sets", "Set5", "--json", str(out), "--runtime", runtime]
+        assert tool("evaluate")(argv) == 0
+        results = json.loads(out.read_text())["results"]
+        assert results["bicubic"]["sets"]["Set5"]["x2"]["psnr"] == pytest.approx(33.64, abs=0.011)
+        row = results[f"bbcu-m_x2 ({card})"]
+        assert len(row["sets"]["Set5"]["x2"]["images"]) == 5
+        psnr[runtime] = row["sets"]["Set5"]["x2"]["psnr"]
+        assert ("fast path" in row["runs_as"]) == (runtime == "auto" and cache.available())
+    assert psnr["auto"] == pytest.approx(psnr["keras"], abs=0.01)
     assert "| bicubic | 33.6" in capsys.readouterr().out
 
 

@@ -9,7 +9,9 @@ of that layout, plain folders of clean images, or HR_DIR:LR_DIR pairs.
 --model is bicubic, a network name (shipped weights, else a freshly initialised model,
 warned), a model card .json (from train.py), a .tflite (run in LCE's interpreter on tiles of
 its fixed input size, --tile-overlap pixels shared) or an .onnx (onnxruntime, whole images).
-Keras models run on whole images.
+A network name with shipped weights or a card runs the fastest exact runtime here (--runtime
+auto: on x86-64 its bit-packed ONNX graph, converted and verified against Keras once, kept
+beside the card), else Keras; both on whole images.
 
 Examples:
   python tools/evaluate.py --model runs/bbcu-l_x4/best.json --json results.json
@@ -25,9 +27,11 @@ from lce_models import cli
 from lce_models.data.degradations import Degradation
 from lce_models.evaluation.protocol import bicubic, evaluate, identity, keras_restorer, set_folders
 from lce_models.files import atomic_write
-from lce_models.models import NETWORKS
+from lce_models.models import NETWORKS, model_card
 from lce_models.runtimes import loader
 from lce_models.upscaling import tiling
+
+from converters import cache
 
 DEFAULT_SETS = {"sr": "Set5,Set14,B100", "denoise": "CBSD68", "jpeg": "Classic5"}
 BASELINE = {"sr": "bicubic", "denoise": "noisy input", "jpeg": "JPEG input"}
@@ -48,9 +52,24 @@ def keras_candidate(model, label):
                      keras_restorer(model), network=c.name)
 
 
+def fast_candidate(spec, args):
+    """The Candidate of a network name or card on the fast path, or None where it does not apply."""
+    rt = cache.fast_runtime(spec, args.scale, args.threads)
+    if rt is None:
+        return None
+    card = Path(spec).suffix.lower() == ".json"
+    c = model_card.read(spec)[0] if card else loader.network_config(spec, args.scale)
+    label = f"{c.name}_x{c.scale} ({spec})" if card else f"{c.name} x{c.scale} (shipped)"
+    return Candidate(label, f"{rt.engine}, whole images", NETWORKS[c.name].task, rt.channels, rt.scale,
+                     lambda x: rt(x[None])[0].clip(0, 1), network=c.name)
+
+
 def candidate(spec, args):
     """The Candidate of a --model value."""
     if not loader.is_model_file(spec):
+        fast = fast_candidate(spec, args) if args.runtime == "auto" else None
+        if fast is not None:
+            return fast
         model = loader.load(spec, scale=args.scale)
         c = model.config
         if Path(spec).suffix.lower() == ".json":
@@ -99,7 +118,11 @@ def main(argv=None):
     p.add_argument("--tile-overlap", type=int,
                    help="input pixels of context .tflite tiles share (default: the model's receptive "
                         "radius, which makes tiles exact)")
-    p.add_argument("--threads", type=int, default=2, help="threads of the LCE interpreter (default 2)")
+    p.add_argument("--runtime", choices=("auto", "keras"), default="auto",
+                   help="for a network name or model card: auto runs the fastest exact runtime here (on x86-64 the "
+                        "bit-packed ONNX graph, made once and kept beside the card), keras the Keras model "
+                        "(default auto)")
+    p.add_argument("--threads", type=int, default=2, help="threads of the LCE interpreter and onnxruntime (default 2)")
     p.add_argument("--json", help="also write the results (per image too) to this file")
     args = p.parse_args(argv)
 
