@@ -125,6 +125,23 @@ def test_whole_network_against_keras(name, padding):
     assert agreement(model(x).numpy(), bitpacked_session.runner(proto.SerializeToString(), 2)(x)).psnr_db >= 50
 
 
+@pytest.mark.parametrize("name", ["bbcu-dn", "bbcu-car", "bbcu-att"])
+def test_the_other_bbcu_networks(name):
+    """The denoiser and the JPEG network (biased binary convs, 1 channel) run as whole units,
+    each unit one op with its residual; BBCU-ATT's units keep their float attention outside
+    the op; every one within 50 dB of Keras."""
+    config = NetworkConfig(name, 4 if name == "bbcu-att" else None, depth=3).resolved()
+    model = randomize_weights(build_model(config), seed=7)
+    proto = fastpath.rewrite_checked(model, onnx_export.convert(model))
+    units = [n for n in proto.graph.node if n.op_type == "BinaryConv3x3"]
+    fused = [n for n in units if len(n.input) >= 9 and n.input[8]]
+    # an SR body's depth counts blocks of two units
+    assert len(units) == config.depth * (2 if name == "bbcu-att" else 1)
+    assert len(fused) == (0 if name == "bbcu-att" else len(units)), [n.input[6:] for n in units]
+    x = sample_image(24, 32, config.channels)[None]
+    assert agreement(model(x).numpy(), bitpacked_session.runner(proto.SerializeToString(), 2)(x)).psnr_db >= 50
+
+
 def test_folded_output_shifts_keep_the_output(rng):
     """RPReLU's output shifts, moved out of the residual stream into the next sign's threshold,
     the upsampler's shift and one Add back: with shifts large enough to flip many signs if

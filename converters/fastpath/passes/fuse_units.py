@@ -4,7 +4,9 @@ residual, in an upsampler the depth-to-space with x broadcast over the sub-pixel
 or LeakyReLU right after the unit) become
 the op's epilogue, computed on each output row while it is in cache
 (``lce_models.runtimes.bitpacked.conv3x3_unit``). The same float operations in the same order:
-the outputs are bit for bit the unfused graph's."""
+the outputs are bit for bit the unfused graph's; except that RPReLU's input shift, where the
+exporter left it after a conv that has a bias of its own (the JPEG network's), is added to that
+bias, as the exporter itself does for a conv without one (one rounding fewer)."""
 
 import collections
 
@@ -14,7 +16,7 @@ from onnx import helper
 from converters.fastpath.graph import Index, attrs, channel_vector, constant_input, initializer, splice
 
 #: Optional inputs of a ``BinaryConv3x3``, by position (csrc/ort_op.c).
-SLOPE, SHIFT, RESIDUAL, ACTIVATION = 6, 7, 8, 9
+BIAS, SLOPE, SHIFT, RESIDUAL, ACTIVATION = 4, 6, 7, 8, 9
 
 
 class _Walk:
@@ -96,6 +98,13 @@ def fuse_units(graph, constants):
             continue
         o = int(constants[op.input[2]].size)
         walk, parts = _Walk(index, readers, op), {}
+        add = walk.next("Add")
+        pair = constant_input(add, constants) if add is not None else None
+        shift_in = channel_vector(constants[pair[1]], o, nchw=False) if pair is not None else None
+        if shift_in is not None and walk.next("Add") is add and _Walk(index, readers, add).next("PRelu") is not None:
+            bias = constants[op.input[BIAS]] if len(op.input) > BIAS and op.input[BIAS] else np.zeros(o, np.float32)
+            parts[BIAS] = bias + np.broadcast_to(shift_in, (o,))
+            walk.take(add)
         prelu = walk.next("PRelu")
         if (slope := _slope(prelu, o, constants)) is not None:
             parts[SLOPE] = slope
