@@ -20,6 +20,7 @@ from lce_models import cli
 from lce_models.files import atomic_write
 from lce_models.models import model_card
 from lce_models.runtimes import bitpacked, loader
+from lce_models.runtimes.onnx import onnx_runtime
 
 import onnx
 import tf2onnx
@@ -82,11 +83,18 @@ def fast_runtime(spec, scale=None, threads=2):
     _, weights, _ = model_card.read(card)
     path = cached_path(card, weights)
     sidecar = path.with_suffix(".json")
-    if not (path.is_file() and sidecar.is_file()):
-        if not _convert(card, path, sidecar, threads):
+    for attempt in range(2):
+        if not (path.is_file() and sidecar.is_file()) and not _convert(card, path, sidecar, threads):
             return None
-    runtime = loader.file_runtime(path, threads)
-    runtime.bytes_per_pixel = json.loads(sidecar.read_text())["activation_bytes_per_input_pixel"]
+        try:
+            runtime = onnx_runtime(path.read_bytes(), threads, shared_arena=True)  # one session for many tiles
+            runtime.bytes_per_pixel = float(json.loads(sidecar.read_text())["activation_bytes_per_input_pixel"])
+            break
+        except Exception:  # a damaged cached file (any error of onnxruntime or the JSON): made again, once
+            if attempt:
+                raise
+            path.unlink(missing_ok=True)
+            sidecar.unlink(missing_ok=True)
     runtime.engine = f"fast path ({bitpacked.chosen_isa()} kernels), {runtime.engine}"
     return runtime
 

@@ -49,6 +49,9 @@ def test_converted_once_then_renewed_with_new_weights(tmp_path, capsys):
     assert "converting" in capsys.readouterr().err
     renewed = sorted(p.name for p in tmp_path.glob("m.*.bitpacked.*"))
     assert len(renewed) == 2 and set(renewed).isdisjoint(kept)  # the stale pair is gone
+    (tmp_path / renewed[1]).write_bytes(b"damaged")  # a damaged cached graph is made again
+    assert cache.fast_runtime(str(card))(x).shape == (1, 40, 56, 3)
+    assert "converting" in capsys.readouterr().err
 
 
 def test_keras_where_the_fast_path_does_not_apply(tmp_path):

@@ -24,13 +24,14 @@ def parse(serialized):
     return proto
 
 
-def onnx_session(serialized, num_threads=None, profile_prefix=None, proto=None):
+def onnx_session(serialized, num_threads=None, profile_prefix=None, proto=None, shared_arena=False):
     """(onnxruntime CPU session, its kind in words) of an ONNX model, the fast path's op
     registered when the graph uses it; ``profile_prefix``: write onnxruntime's profile there;
-    ``proto``: the model already parsed, if the caller has it."""
+    ``proto``: the model already parsed, if the caller has it; ``shared_arena``: as
+    ``bitpacked.session.session``'s, for a fast-path graph."""
     proto = proto or parse(serialized)
     if any(o.domain == bitpacked_session.DOMAIN for o in proto.opset_import):  # the x86-64 fast path
-        session = bitpacked_session.session(serialized, num_threads or 1, profile_prefix)
+        session = bitpacked_session.session(serialized, num_threads or 1, profile_prefix, shared_arena=shared_arena)
         return session, "onnxruntime CPU + bit-packed binary convs"
     options = ort.SessionOptions()
     options.log_severity_level = 3  # tf2onnx's nearest Resize draws a deprecation warning
@@ -41,10 +42,11 @@ def onnx_session(serialized, num_threads=None, profile_prefix=None, proto=None):
     return ort.InferenceSession(serialized, options, providers=["CPUExecutionProvider"]), "onnxruntime CPU"
 
 
-def onnx_runtime(serialized, num_threads=None):
-    """An ONNX model in onnxruntime's CPU provider (``num_threads`` None: its default)."""
+def onnx_runtime(serialized, num_threads=None, shared_arena=False):
+    """An ONNX model in onnxruntime's CPU provider (``num_threads`` None: its default;
+    ``shared_arena`` as ``onnx_session``'s)."""
     proto = parse(serialized)
-    session, kind = onnx_session(serialized, num_threads, proto=proto)
+    session, kind = onnx_session(serialized, num_threads, proto=proto, shared_arena=shared_arena)
     name = session.get_inputs()[0].name
     channels = session.get_inputs()[0].shape[-1]
 

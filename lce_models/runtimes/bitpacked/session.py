@@ -14,18 +14,20 @@ _ALLOCATOR = []
 def _allocator():
     """Register, once a process, an arena that grows by what is asked, not to the next power of
     two (onnxruntime's default): bbcu-m x4 at 288x288 peaked at 807 instead of 1140 MiB, the same
-    speed within noise (2 threads, measured)."""
+    speed within noise (2 threads, measured). The process's sessions that ask for it share it,
+    and it is never given back: for one long-lived session (a whole photo's tiles)."""
     if not _ALLOCATOR:
         info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
         ort.create_and_register_allocator(info, ort.OrtArenaCfg({"arena_extend_strategy": 1}))  # kSameAsRequested
         _ALLOCATOR.append(info)
 
 
-def session(serialized, num_threads=1, profile_prefix=None, isa=None):
+def session(serialized, num_threads=1, profile_prefix=None, isa=None, shared_arena=False):
     """An onnxruntime session with the fast-path op registered; ``num_threads`` for both
     onnxruntime's own ops and the binary convolutions; ``profile_prefix``: profile into it;
     ``isa``: the kernel's instruction set (when None, ``bitpacked.chosen_isa()``: the CPU's
-    best unless the process chose another). Threads and instruction
+    best unless the process chose another); ``shared_arena``: onnxruntime's memory from the
+    process's one arena that grows by what is asked (``_allocator``). Threads and instruction
     set hold for every fast-path session of the process: the op's library is loaded once."""
     bitpacked.library().bp_set_threads(num_threads)
     bitpacked.library().bp_set_isa(bitpacked.isa_number(isa or bitpacked.chosen_isa()))
@@ -38,8 +40,9 @@ def session(serialized, num_threads=1, profile_prefix=None, isa=None):
     # the memory pattern reserves one block for every tensor of a run: bbcu-m x4 at 180x320 then
     # peaked at 1148 MiB, without it 580 MiB, at the same speed (2 threads, measured)
     options.enable_mem_pattern = False
-    _allocator()
-    options.add_session_config_entry("session.use_env_allocators", "1")
+    if shared_arena:
+        _allocator()
+        options.add_session_config_entry("session.use_env_allocators", "1")
     if profile_prefix:
         options.enable_profiling, options.profile_file_prefix = True, str(profile_prefix)
     options.register_custom_ops_library(str(bitpacked.library_path()))
