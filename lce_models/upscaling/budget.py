@@ -1,5 +1,6 @@
 """Tiles sized to a memory budget: the largest square tile whose run fits beside what the
-process already holds, the 8-bit output image and one band of float output rows.
+process already holds, the 8-bit output image and one band of float output rows, within
+``HEADROOM`` of the budget.
 
 The runtime's activations are estimated per input pixel (``Runtime.bytes_per_pixel``: the
 largest few layer outputs at once, float32); the rest is counted exactly. Larger tiles run
@@ -11,10 +12,15 @@ from pathlib import Path
 from lce_models.errors import UserError
 from lce_models.upscaling import tiling
 
-#: Float copies of a band alive at once: the band, its scaled copy and the rounded one.
-BAND_COPIES = 3
+#: Float copies of a band alive at once: the band itself and its 8-bit copy (a quarter), with
+#: room for the tile's output being copied in.
+BAND_COPIES = 1.5
 #: Tile sides are multiples of this (and the whole image side when smaller).
 STEP = 16
+#: The share of the budget the estimate may fill: the rest is for what it does not count
+#: (allocator slack, the PNG encoder). A 4000x3000 photo x4 at 2 GiB without it peaked 20 KiB
+#: under the budget.
+HEADROOM = 0.9
 
 
 def resident_bytes():
@@ -48,10 +54,10 @@ def tile_for_budget(budget, image_size, scale, channels, bytes_per_pixel, overla
         tile = (min(side, h), min(side, w))
         if min(tile) <= 2 * overlap and (tile[0] < h or tile[1] < w):
             break
-        if needed_bytes(tile, image_size, scale, channels, bytes_per_pixel, resident) <= budget:
+        if needed_bytes(tile, image_size, scale, channels, bytes_per_pixel, resident) <= HEADROOM * budget:
             return tile
     tile = (min(smallest, h), min(smallest, w))
-    need = needed_bytes(tile, image_size, scale, channels, bytes_per_pixel, resident)
+    need = needed_bytes(tile, image_size, scale, channels, bytes_per_pixel, resident) / HEADROOM
     raise UserError(f"a {w}x{h} image needs about {need / 2**30:.2f} GiB here even with {tile[1]}x{tile[0]} tiles, "
                     f"more than --max-memory {budget / 2**30:.2f} GiB: raise it")
 

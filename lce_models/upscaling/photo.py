@@ -16,7 +16,8 @@ from PIL import Image
 def _to_image(bands, size, channels):
     out = Image.new("RGB" if channels == 3 else "L", size)
     for top, band in bands:
-        pixels = np.round(band * 255.0).astype(np.uint8)
+        np.rint(np.multiply(band, 255.0, out=band), out=band)  # in place: no float copy of a band
+        pixels = band.astype(np.uint8)
         out.paste(Image.fromarray(pixels if channels == 3 else pixels[..., 0]), (0, top))
     return out
 

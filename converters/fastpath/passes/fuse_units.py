@@ -39,7 +39,7 @@ class _Walk:
         self.tail = node.output[0]
 
 
-def _shuffle(walk, constants, index):
+def _shuffle(walk, constants, index, x):
     """An NHWC upsampler's end after the chain: ``Reshape(., (0, 0, 0, r, r, -1))``, ``+
     Reshape(x, (0, 0, 0, 1, 1, -1))`` (``broadcast_copies``'s form), the DCR ``Transpose`` and
     the ``Reshape`` back to 4-D; takes them and returns (r, x), or None (nothing taken)."""
@@ -53,7 +53,8 @@ def _shuffle(walk, constants, index):
     other = [i for i in add.input if i != blocks.output[0]] if add is not None else []
     broadcast = index.only(other[0], "Reshape") if len(other) == 1 else None
     one = constants.get(broadcast.input[1]) if broadcast is not None else None
-    if broadcast is None or one is None or list(one) != [0, 0, 0, 1, 1, -1]:
+    if broadcast is None or one is None or list(one) != [0, 0, 0, 1, 1, -1] or \
+            not _like_input(broadcast.input[0], x, index, constants):
         return None
     trial.take(add)
     moved = trial.next("Transpose", shape_too=True)
@@ -68,6 +69,17 @@ def _shuffle(walk, constants, index):
     for node in trial.taken:
         walk.take(node)
     return r, broadcast.input[0]
+
+
+def _like_input(name, x, index, constants):
+    """Whether tensor ``name`` is the unit's input ``x`` or ``x`` plus a constant (the stream's
+    offset added back by ``fold_shifts``): then it has x's shape, which the op's residual must
+    have (it reads h x w x channels floats from it)."""
+    if name == x:
+        return True
+    node = index.producers.get(name)
+    pair = constant_input(node, constants) if node is not None and node.op_type == "Add" else None
+    return pair is not None and pair[0] == x and constants[pair[1]].size in (1, constants[pair[1]].shape[-1])
 
 
 def _slope(node, channels, constants):
@@ -85,8 +97,9 @@ def fuse_units(graph, constants):
     """Each NHWC ``BinaryConv3x3`` followed, through nodes nothing else reads, by ``PRelu``
     (constant slope), ``Add`` of a constant per-channel shift, ``Add`` of a residual (or an
     upsampler's broadcast add and shuffle of it) and another ``PRelu``, in that order and each
-    optional, becomes one ``BinaryConv3x3`` with slope, shift, residual, activation and ``shuffle``. The residual is whatever
-    tensor the graph adds (x, or x with the stream's offset added back after ``fold_shifts``)."""
+    optional, becomes one ``BinaryConv3x3`` with slope, shift, residual, activation and
+    ``shuffle``. The residual is the unit's input x, or x with the stream's offset added back
+    after ``fold_shifts`` (``_like_input``)."""
     index = Index(graph)
     readers = collections.defaultdict(list)
     for node in index.nodes:
@@ -118,10 +131,10 @@ def fuse_units(graph, constants):
         add = walk.next("Add")
         other = [i for i in add.input if i != walk.tail] if add is not None else []
         r, residual = 1, None
-        if len(other) == 1 and other[0] not in constants:
+        if len(other) == 1 and _like_input(other[0], op.input[0], index, constants):
             residual = other[0]
             walk.take(add)
-        elif (shuffled := _shuffle(walk, constants, index)) is not None:
+        elif (shuffled := _shuffle(walk, constants, index, op.input[0])) is not None:
             r, residual = shuffled
         after = walk.next("PRelu")
         if (activation := _slope(after, o // (r * r), constants)) is not None:
