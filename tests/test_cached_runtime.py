@@ -31,11 +31,12 @@ def card(tmp_path_factory):
     return save(model, tmp_path_factory.mktemp("card") / "m.json")
 
 
-def test_converted_once_then_renewed_with_new_weights(tmp_path, capsys):
+def test_converted_once_then_renewed_with_new_weights(tmp_path, capfd):
+    """(The conversion runs in a child process: its lines are read at the file descriptor.)"""
     model = randomize_weights(build_model(NetworkConfig("bbcu-m", 2, depth=1, padding="zero")), seed=3)
     card = save(model, tmp_path / "m.json")
     rt = cache.fast_runtime(str(card))
-    assert "converting" in capsys.readouterr().err
+    assert "converting" in capfd.readouterr().err
     kept = sorted(p.name for p in tmp_path.glob("m.*.bitpacked.*"))
     assert len(kept) == 2 and kept[1].endswith(".bitpacked.onnx")  # the graph and its .json
     assert rt.receptive_radius == receptive_field.of_keras(model) and rt.bytes_per_pixel > 0
@@ -43,15 +44,15 @@ def test_converted_once_then_renewed_with_new_weights(tmp_path, capsys):
     x = sample_image(20, 28, 3)[None]
     assert agreement(model(x).numpy(), rt(x)).psnr_db >= 50
     cache.fast_runtime(str(card))
-    assert "converting" not in capsys.readouterr().err  # loaded, not converted again
+    assert "converting" not in capfd.readouterr().err  # loaded, not converted again
     save(randomize_weights(model, seed=4), card)  # new weights under the same card
     cache.fast_runtime(str(card))
-    assert "converting" in capsys.readouterr().err
+    assert "converting" in capfd.readouterr().err
     renewed = sorted(p.name for p in tmp_path.glob("m.*.bitpacked.*"))
     assert len(renewed) == 2 and set(renewed).isdisjoint(kept)  # the stale pair is gone
     (tmp_path / renewed[1]).write_bytes(b"damaged")  # a damaged cached graph is made again
     assert cache.fast_runtime(str(card))(x).shape == (1, 40, 56, 3)
-    assert "converting" in capsys.readouterr().err
+    assert "converting" in capfd.readouterr().err
 
 
 def test_keras_where_the_fast_path_does_not_apply(tmp_path):
