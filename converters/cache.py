@@ -10,6 +10,7 @@ file, never a stale one. Beside it, ``.json``: the key and the memory its activa
 input pixel, which picks tile sizes within a memory budget.
 """
 
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -39,8 +40,10 @@ _SOURCES = [Path(__file__).with_name("onnx.py"), Path(__file__).with_name("expor
             *sorted((Path(__file__).parent / "fastpath").rglob("*.py"))]
 
 
+@functools.cache
 def converter_key():
-    """A hash of what makes the bit-packed graph: this converter's sources and its libraries."""
+    """A hash of what makes the bit-packed graph: this converter's sources and its libraries
+    (read once a process: they do not change under it)."""
     digest = hashlib.sha256(f"tf2onnx {tf2onnx.__version__} onnx {onnx.__version__}".encode())
     for path in _SOURCES:
         digest.update(path.read_bytes())

@@ -52,15 +52,20 @@ def keras_candidate(model, label):
                      keras_restorer(model), network=c.name)
 
 
+def label(spec, config, fresh=False):
+    """The row label of a network name or card: the card, or its shipped (or untrained) weights."""
+    if Path(spec).suffix.lower() == ".json":
+        return f"{config.name}_x{config.scale} ({spec})"
+    return f"{config.name} (untrained)" if fresh else f"{config.name} x{config.scale} (shipped)"
+
+
 def fast_candidate(spec, args):
     """The Candidate of a network name or card on the fast path, or None where it does not apply."""
     rt = cache.fast_runtime(spec, args.scale, args.threads)
     if rt is None:
         return None
-    card = Path(spec).suffix.lower() == ".json"
-    c = model_card.read(spec)[0] if card else loader.network_config(spec, args.scale)
-    label = f"{c.name}_x{c.scale} ({spec})" if card else f"{c.name} x{c.scale} (shipped)"
-    return Candidate(label, f"{rt.engine}, whole images", NETWORKS[c.name].task, rt.channels, rt.scale,
+    c = model_card.read(spec)[0] if Path(spec).suffix.lower() == ".json" else loader.network_config(spec, args.scale)
+    return Candidate(label(spec, c), f"{rt.engine}, whole images", NETWORKS[c.name].task, rt.channels, rt.scale,
                      lambda x: rt(x[None])[0].clip(0, 1), network=c.name)
 
 
@@ -71,13 +76,7 @@ def candidate(spec, args):
         if fast is not None:
             return fast
         model = loader.load(spec, scale=args.scale)
-        c = model.config
-        if Path(spec).suffix.lower() == ".json":
-            label = f"{model.name} ({spec})"
-        else:
-            label = f"{c.name} x{c.scale} (shipped)" if model.weights_source != loader.FRESH else \
-                f"{c.name} (untrained)"
-        return keras_candidate(model, label)
+        return keras_candidate(model, label(spec, model.config, fresh=model.weights_source == loader.FRESH))
     rt = loader.file_runtime(spec, args.threads)
     task = "sr" if rt.scale > 1 else args.task or ("denoise" if rt.channels == 3 else "jpeg")
     if rt.input_size[0] is None:
