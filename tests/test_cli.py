@@ -63,3 +63,28 @@ def test_the_pytorch_tools_without_pytorch_say_what_installs_it(name):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip() == ("error: this tool needs PyTorch, which is not installed: "
                                    ".venv/bin/pip install -r requirements-torch.txt")
+
+
+ENTRY_POINTS = {"lce-convert": "convert", "lce-upscale": "upscale", "lce-evaluate": "evaluate",
+                "lce-benchmark": "benchmark", "lce-train": "train"}
+
+
+def test_console_entry_points_run_the_tools_mains():
+    """``pip install -e .`` installs each entry point, and each is its ``tools/*.py``'s main."""
+    from importlib.metadata import entry_points
+
+    installed = {ep.name: ep for ep in entry_points(group="console_scripts") if ep.name.startswith("lce-")}
+    assert sorted(installed) == sorted(ENTRY_POINTS)
+    for name, script in ENTRY_POINTS.items():
+        main = installed[name].load()
+        assert main.__module__ == f"tools.{script}" and main.__wrapped__.__code__.co_filename == str(
+            Path(__file__).resolve().parent.parent / "tools" / f"{script}.py")
+        assert (Path(sys.executable).parent / name).is_file()
+
+
+def test_an_entry_point_answers_a_mistake_like_its_script():
+    done = subprocess.run([str(Path(sys.executable).parent / "lce-evaluate"), "--sets", "Nowhere"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == cli.USAGE_ERROR
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: no test set 'Nowhere'")

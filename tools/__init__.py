@@ -1,0 +1,2 @@
+"""The command lines, importable so that ``pip install -e .`` can install them as console
+entry points (``lce-convert`` runs ``tools/convert.py``'s ``main``)."""
