@@ -16,7 +16,7 @@ JARS = [Path("/usr/share/java/junit4.jar"), Path("/usr/share/java/hamcrest-core.
 def test_tilecore_unit_tests_pass(tmp_path):
     missing = [str(j) for j in JARS if not j.is_file()] + [t for t in ("javac", "java") if not shutil.which(t)]
     if missing:
-        pytest.fail(f"missing {', '.join(missing)}: apt-get install default-jdk-headless junit4 (.ci/run does)")
+        pytest.fail(f"missing {', '.join(missing)}: bash tests/system_packages.sh installs them")
     sources = sorted(str(p) for p in (MODULE / "src").rglob("*.java"))
     classpath = ":".join(map(str, JARS))
     subprocess.run(["javac", "-Werror", "-Xlint:all", "--release", "11", "-d", str(tmp_path), "-cp", classpath,

@@ -102,9 +102,7 @@ def free_port():
 def sshd(tmp_path_factory):
     """A real OpenSSH server on 127.0.0.1 accepting a throwaway key for the current user."""
     if not os.access(SSHD, os.X_OK):
-        if os.environ.get("CI"):
-            pytest.fail(f"{SSHD} missing: .ci/run installs Debian's openssh-server")
-        pytest.skip("no OpenSSH server here (Debian: apt-get install openssh-server)")
+        pytest.fail(f"{SSHD} missing: bash tests/system_packages.sh installs it")
     d = tmp_path_factory.mktemp("sshd")
     for key in ("host_key", "user_key"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / key)], check=True)

@@ -16,6 +16,7 @@ def test_ci_runs_the_readme_commands():
     assert len(commands) == 2
     ci = shell_lines((ROOT / ".ci" / "run").read_text())
     assert ci[-2:] == commands
+    assert ci[:-2] == ["set -euo pipefail", 'cd "$(dirname "$0")/.."']  # nothing CI does that the README does not
 
 
 def test_the_readme_shows_the_results_table_tools_results_wrote():
