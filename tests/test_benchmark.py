@@ -23,29 +23,43 @@ from test_tools import TOOLS, tool
 from converters.benchmarking import measure as benchmark
 from converters.benchmarking import remote, suite
 from converters.tflite import convert_checked
+from tools.local_benchmark_model import timing_line
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "benchmark_model"
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
 
-def test_parser_reads_the_plain_tf2_report():
-    r = remote.parse_benchmark_output((FIXTURES / "tf2x_plain.txt").read_text())
+def test_parser_reads_lce_v0_16_reports():
+    """The format LCE v0.16.0's binary prints (fixtures/benchmark_model/README.md cites each line)."""
+    r = remote.parse_benchmark_output((FIXTURES / "lce-v0.16.0.txt").read_text())
     assert r["runs"] == 50  # the timed run, not the warm-up
-    assert r["avg_ms"] == pytest.approx(396.321) and r["min_ms"] == pytest.approx(391.245)
-    assert r["median_ms"] is None and r["init_ms"] == pytest.approx(4.521)
-    assert r["memory_overall_mb"] == pytest.approx(187.926) and r["memory_peak_mb"] is None
+    assert (r["avg_ms"], r["min_ms"], r["max_ms"], r["init_ms"]) == (186.24, 183.876, 199.307, 2.811)
+    assert r["first_ms"] == pytest.approx(201.554) and r["memory_overall_mb"] == pytest.approx(96.4688)
+    assert r["memory_peak_mb"] is None  # printed only with --report_peak_memory_footprint=true
 
 
-def test_parser_reads_the_tf216_report_with_percentiles():
-    r = remote.parse_benchmark_output((FIXTURES / "tf216_info.txt").read_text())
-    assert (r["runs"], r["median_ms"], r["p95_ms"]) == (50, 185.733, 191.864)
-    assert r["first_ms"] == pytest.approx(201.554) and r["memory_peak_mb"] == pytest.approx(101.236)
-    assert r["memory_overall_mb"] == pytest.approx(96.4688)
+def test_parser_reads_scientific_notation_one_warmup_run_and_peak_memory():
+    r = remote.parse_benchmark_output((FIXTURES / "lce-v0.16.0_xnnpack_peak.txt").read_text())
+    assert (r["runs"], r["avg_ms"], r["min_ms"]) == (5, pytest.approx(1980.34), 1968.41)
+    assert r["first_ms"] == pytest.approx(2034.567) and r["memory_peak_mb"] == pytest.approx(748.148)
+    one_warmup = remote.parse_benchmark_output("INFO: count=1 curr=2034567\nINFO: count=3 curr=5(all same)\n")
+    assert (one_warmup["runs"], one_warmup["avg_ms"], one_warmup["std_ms"]) == (3, 0.005, 0.0)
+
+
+def test_the_stand_in_prints_what_the_parser_reads():
+    """tools/local_benchmark_model.py speaks the binary's format, the all-same form included."""
+    line = timing_line(np.array([1987344.0, 1979021.0, 1968410.0]))
+    assert line == "INFO: count=3 first=1987344 curr=1968410 min=1968410 max=1987344 avg=1.97826e+06 std=7748.56"
+    assert timing_line(np.array([5.0, 5.0])) == "INFO: count=2 curr=5(all same)"
+    r = remote.parse_benchmark_output(f"{timing_line(np.array([9.0]))}\n{line}\n")
+    assert (r["runs"], r["avg_ms"]) == (3, pytest.approx(1978.25833, abs=1e-2))
 
 
 def test_parser_refuses_a_failed_run():
     with pytest.raises(remote.RemoteError, match="no timed run .*Benchmarking failed"):
         remote.parse_benchmark_output((FIXTURES / "failed.txt").read_text())
+    with pytest.raises(remote.RemoteError, match="no timed run"):  # a warm-up, then nothing timed
+        remote.parse_benchmark_output("INFO: count=2 first=1 curr=2 min=1 max=2 avg=1.5 std=0.5\nINFO: count=0\n")
 
 
 def test_summary_statistics():
@@ -175,20 +189,35 @@ echo "$@" >> {log}
 [ "$1" = -s ] && shift 2
 case "$1" in
   push) cp "$2" {device}/$(basename "$3") ;;
-  shell) cat {FIXTURES / 'tf216_info.txt'} ;;
+  shell) cat {FIXTURES / 'lce-v0.16.0_xnnpack_peak.txt'} ;;
 esac
 """)
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
     out = tmp_path / "a.json"
-    argv = [str(flatbuffer), "--adb", "R58M", "--threads", "4", "--runs", "50", "--warmup", "1", "--json", str(out)]
+    argv = [str(flatbuffer), "--adb", "R58M", "--threads", "4", "--runs", "50", "--warmup", "1", "--json", str(out),
+            "--device-flag=--use_xnnpack=true", "--device-flag=--report_peak_memory_footprint=true"]
     assert tool("benchmark")(argv) == 0
     calls = log.read_text().splitlines()
     assert calls[0] == f"-s R58M push {flatbuffer} /data/local/tmp/{flatbuffer.name}"
     assert calls[1] == (f"-s R58M shell /data/local/tmp/lce_benchmark_model "
-                        f"--graph=/data/local/tmp/{flatbuffer.name} --num_threads=4 --num_runs=50 --warmup_runs=1")
+                        f"--graph=/data/local/tmp/{flatbuffer.name} --num_threads=4 --num_runs=50 --warmup_runs=1 "
+                        "--use_xnnpack=true --report_peak_memory_footprint=true")
     (row,) = json.loads(out.read_text())["rows"]
-    assert (row["where"], row["median_ms"], row["peak_mib"]) == ("adb R58M", 185.733, 101.236)
+    assert (row["where"], row["median_ms"], row["peak_mib"]) == ("adb R58M", 1980.34, 748.148)
+    assert row["backend"] == ("lce_benchmark_model on the device --use_xnnpack=true "
+                              "--report_peak_memory_footprint=true") and "the tool's mean" in row["note"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["m.tflite", "--device-flag=--use_xnnpack=true"], "--device-flag goes with --ssh or --adb"),
+    (["m.tflite", "--adb", "--device-flag=use_xnnpack"], "look like --name=value"),
+    (["m.tflite", "--adb", "--device-flag=--num_threads=8"], "set by this tool"),
+])
+def test_device_flags_are_checked_before_any_work(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        tool("benchmark")(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_adb_missing_is_one_line(flatbuffer, tmp_path, monkeypatch, capsys):

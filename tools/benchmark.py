@@ -10,7 +10,10 @@ On x86-64, LCE's binary kernels are its portable reference code, far slower than
 kernels: local figures say nothing about a phone or a Pi. ARM64 figures come only from the
 device: --ssh USER@HOST copies each .tflite there and runs lce_benchmark_model (download it from
 LCE's releases; --remote-binary says where it is), --adb [SERIAL] does the same on Android in
-/data/local/tmp. Their reports are parsed into the same table and JSON.
+/data/local/tmp. Their reports are parsed into the same table and JSON. --device-flag passes a
+flag of the binary through as written: --device-flag=--use_xnnpack=true runs the float ops
+under XNNPACK (far less memory than TFLite's own float kernels),
+--device-flag=--report_peak_memory_footprint=true adds the binary's peak memory.
 
 --suite benchmarks the model zoo side by side at --input-size (BBCU-L, BBCU-M, BSRN x4 on LCE,
 the float SRResNet x4 on TFLite+XNNPACK, all four in onnxruntime, BBCU-L and BBCU-M also on the
@@ -25,6 +28,7 @@ set, and the kernel's binary MACs per second per core against the popcount limit
 Examples:
   python tools/benchmark.py out/bbcu-l_x4_180x320.tflite --threads 1,2 --json bench.json
   python tools/benchmark.py out/bbcu-l_x4_180x320.tflite --ssh pi@raspberrypi.local --threads 1,4
+  python tools/benchmark.py out/bbcu-l_x4_180x320.tflite --adb --device-flag=--use_xnnpack=true
   python tools/benchmark.py --suite --quality eval_bbcu-l.json --json suite.json
   python tools/benchmark.py --kernel --threads 1,2
   python tools/benchmark.py out/bbcu-m_x4.bitpacked.onnx --threads 2 --profile
@@ -82,6 +86,9 @@ def parse_args(argv):
                    f"{remote.DEFAULT_BINARY['ssh']} over SSH, {remote.DEFAULT_BINARY['adb']} on Android)")
     p.add_argument("--remote-dir", help="where the model is copied on the device (default "
                    f"{remote.DEFAULT_DIR['ssh']} over SSH, {remote.DEFAULT_DIR['adb']} on Android)")
+    p.add_argument("--device-flag", action="append", default=[], metavar="FLAG",
+                   help="a flag for lce_benchmark_model on the device, as written (repeatable; the = form: "
+                        "--device-flag=--use_xnnpack=true)")
     p.add_argument("--suite", action="store_true", help="benchmark the model zoo side by side")
     p.add_argument("--kernel", action="store_true",
                    help="time one binary 3x3 conv on LCE, the fast path and its bare kernel")
@@ -102,6 +109,14 @@ def parse_args(argv):
         p.error("--channels must be >= 1")
     if min(args.runs, args.warmup + 1) < 1:
         p.error("--runs must be >= 1 and --warmup >= 0")
+    if args.device_flag and not (args.ssh or args.adb is not None):
+        p.error("--device-flag goes with --ssh or --adb")
+    for flag in args.device_flag:
+        name = flag.removeprefix("--").split("=", 1)[0]
+        if not flag.startswith("--") or not name:
+            p.error(f"--device-flag {flag!r}: the binary's flags look like --name=value")
+        if name in remote.SET_FLAGS:
+            p.error(f"--device-flag {flag}: set by this tool (--threads, --runs, --warmup and the model)")
     args.kernels = args.kernels.split(",")
     unknown = [k for k in args.kernels if k not in KERNELS]
     if unknown:
@@ -119,7 +134,7 @@ def device_rows(args, settings):
     else:
         transport = remote.Adb(args.adb or None)
     return remote.benchmark_files(transport, model_files(args.models, settings), settings, args.remote_binary,
-                                  args.remote_dir)
+                                  args.remote_dir, args.device_flag)
 
 
 @cli.main

@@ -20,10 +20,13 @@ from converters.benchmarking.measure import PeakMemory, time_runs
 
 
 def timing_line(us):
-    """A ``count=`` line of the benchmark tool for run times in microseconds."""
-    return (f"INFO: count={us.size} first={us[0]:.0f} curr={us[-1]:.0f} min={us.min():.0f} "
-            f"max={us.max():.0f} avg={us.mean():g} std={us.std():.0f} p5={np.percentile(us, 5):.0f} "
-            f"median={np.median(us):.0f} p95={np.percentile(us, 95):.0f}")
+    """A ``count=`` line as the benchmark tool's ``Stat::OutputToStream`` prints it (no
+    percentiles; the mean and deviation as C++ doubles, six significant digits)."""
+    us = np.rint(us).astype(np.int64)
+    if (us == us[0]).all():
+        return f"INFO: count={us.size} curr={us[-1]}" + ("(all same)" if us.size > 1 else "")
+    return (f"INFO: count={us.size} first={us[0]} curr={us[-1]} min={us.min()} max={us.max()} "
+            f"avg={us.mean():g} std={us.std():g}")
 
 
 @cli.main

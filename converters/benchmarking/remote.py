@@ -5,10 +5,13 @@ TFLite's ``benchmark_model``, downloaded by the user from LCE's releases), whose
 parsed into the same ``Measurement`` as a local benchmark. Only such a run on the device
 gives an ARM64 figure; nothing here estimates one.
 
-The parser reads the report formats that TFLite's benchmark tool has printed across versions:
-with or without ``INFO:`` prefixes, with or without ``p5/median/p95`` on the timing lines, and
-each of its memory lines ("Memory footprint delta ...", "Peak memory footprint ...",
-"Overall peak memory footprint ... via periodic monitoring").
+The parser reads the report as ``lce_benchmark_model`` of LCE v0.16.0 (TensorFlow 2.16.1's
+benchmark tool) prints it: ``count= first= curr= min= max= avg= std=`` timing lines in
+microseconds, no percentiles (so the table's median column holds the tool's mean), ``count=N
+curr=X`` alone when every run took the same time, doubles possibly in scientific notation,
+and the memory lines ("Memory footprint delta ...", with ``--report_peak_memory_footprint=true``
+"Overall peak memory footprint ... via periodic monitoring"). tests/fixtures/benchmark_model
+cites the source statements of each line.
 """
 
 import re
@@ -25,6 +28,8 @@ from converters.benchmarking.measure import Measurement
 #: Where the benchmark tool lives on a device unless --remote-binary says otherwise.
 DEFAULT_BINARY = {"ssh": "./lce_benchmark_model", "adb": "/data/local/tmp/lce_benchmark_model"}
 DEFAULT_DIR = {"ssh": "/tmp", "adb": "/data/local/tmp"}
+#: The binary's flags that ``benchmark`` sets itself.
+SET_FLAGS = ("graph", "num_threads", "num_runs", "warmup_runs")
 
 
 class RemoteError(RuntimeError):
@@ -35,32 +40,36 @@ _NUMBER = r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
 _TIMING = re.compile(r"count=(\d+)\b(.*)")
 _SUMMARY = re.compile(r"Inference timings in us: Init: (%s), First inference: (%s), "
                       r"Warmup \(avg\): (%s), Inference \(avg\): (%s)" % ((_NUMBER,) * 4))
-_MEMORY = re.compile(r"(?:Memory footprint delta from the start of the tool|Peak memory footprint) "
-                     r"\(MB\): init=(%s) overall=(%s)" % (_NUMBER, _NUMBER))
+_MEMORY = re.compile(r"Memory footprint delta from the start of the tool \(MB\): init=(%s) overall=(%s)"
+                     % (_NUMBER, _NUMBER))
 _MONITORED = re.compile(r"Overall peak memory footprint \(MB\) via periodic monitoring: (%s)" % _NUMBER)
 
 
+def _timing(match):
+    """A ``count=`` line's figures (us); one that ran every time alike prints only ``curr``."""
+    fields = {k: float(v) for k, v in re.findall(r"(\w+)=(%s)" % _NUMBER, match.group(2))}
+    if "avg" not in fields and "curr" in fields:
+        fields.update(avg=fields["curr"], min=fields["curr"], max=fields["curr"], std=0.0)
+    return {"count": int(match.group(1)), **fields}
+
+
 def parse_benchmark_output(text):
-    """Timings (ms) and memory (MB) of a ``benchmark_model`` report; ``RemoteError`` if the
+    """Timings (ms) and memory (MB) of an ``lce_benchmark_model`` report; ``RemoteError`` if the
     report holds no timed run. The timed run is the last ``count=`` line (the first is the
     warm-up)."""
-    timed = None
+    timings = [_timing(m) for line in text.splitlines() if (m := _TIMING.search(line))]
+    if len(timings) < 2 or "avg" not in timings[-1]:  # the warm-up's line, then the timed runs' (count=0: none)
+        last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "nothing")
+        raise RemoteError(f"no timed run in the benchmark tool's output (last line: {last})")
+    timed = timings[-1]
     summary = memory = monitored = None
     for line in text.splitlines():
-        if m := _TIMING.search(line):
-            fields = dict(re.findall(r"(\w+)=(%s)" % _NUMBER, m.group(2)))
-            if "avg" in fields:
-                timed = {"count": int(m.group(1)), **{k: float(v) for k, v in fields.items()}}
         summary = _SUMMARY.search(line) or summary
         memory = _MEMORY.search(line) or memory
         monitored = _MONITORED.search(line) or monitored
-    if timed is None:
-        last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "nothing")
-        raise RemoteError(f"no timed run in the benchmark tool's output (last line: {last})")
     ms = lambda key: timed[key] / 1000.0 if key in timed else None  # noqa: E731 (us -> ms)
     result = {"runs": timed["count"], "avg_ms": ms("avg"), "min_ms": ms("min"), "max_ms": ms("max"),
-              "std_ms": ms("std"), "median_ms": ms("median"), "p95_ms": ms("p95"),
-              "first_ms": ms("first"), "init_ms": None, "memory_init_mb": None,
+              "std_ms": ms("std"), "first_ms": ms("first"), "init_ms": None, "memory_init_mb": None,
               "memory_overall_mb": None, "memory_peak_mb": None}
     if summary:
         result["init_ms"] = float(summary.group(1)) / 1000.0
@@ -143,13 +152,16 @@ class Adb:
                                 self.timeout), "running the benchmark")
 
 
-def benchmark(transport, model_path, threads, runs, warmup, binary=None, remote_dir=None, input_size="-"):
-    """Copy a ``.tflite`` to the device and time it there: a ``Measurement``."""
+def benchmark(transport, model_path, threads, runs, warmup, binary=None, remote_dir=None, input_size="-",
+              flags=()):
+    """Copy a ``.tflite`` to the device and time it there with the binary's ``flags`` added
+    (``--use_xnnpack=true``, ...): a ``Measurement``."""
     binary = binary or DEFAULT_BINARY[transport.kind]
     remote = str(PurePosixPath(remote_dir or DEFAULT_DIR[transport.kind]) / PurePosixPath(str(model_path)).name)
     transport.push(model_path, remote)
     command = " ".join([*map(shlex.quote, shlex.split(binary)), f"--graph={shlex.quote(remote)}",
-                        f"--num_threads={int(threads)}", f"--num_runs={int(runs)}", f"--warmup_runs={int(warmup)}"])
+                        f"--num_threads={int(threads)}", f"--num_runs={int(runs)}", f"--warmup_runs={int(warmup)}",
+                        *map(shlex.quote, flags)])
     done = transport.run(command)
     output = done.stdout + done.stderr
     if done.returncode == 127 or re.search(r"(not found|No such file or directory)\s*$", _last_line(output)):
@@ -159,20 +171,16 @@ def benchmark(transport, model_path, threads, runs, warmup, binary=None, remote_
         raise RemoteError(f"the benchmark tool failed on {transport.name} (exit {done.returncode}): "
                           f"{_last_line(output)}")
     parsed = parse_benchmark_output(output)
-    median = parsed["median_ms"] if parsed["median_ms"] is not None else parsed["avg_ms"]
     memory = parsed["memory_peak_mb"] or parsed["memory_overall_mb"]
-    notes = ["memory: the benchmark tool's footprint (MB, approximate)"]
-    if parsed["median_ms"] is None:
-        notes.append("median column: the tool's mean (this version prints no median)")
-    if parsed["p95_ms"] is not None:
-        notes.append(f"p95 {parsed['p95_ms']:.1f} ms")
+    notes = ["median column: the tool's mean (it prints no median); memory: its footprint (MB, approximate)"]
     tool = PurePosixPath(shlex.split(binary)[-1]).name
-    return Measurement(PurePosixPath(str(model_path)).name, f"{tool} on the device", threads, input_size,
-                       transport.name, median, None, parsed["min_ms"], parsed["avg_ms"], parsed["runs"],
+    backend = " ".join([f"{tool} on the device", *flags])
+    return Measurement(PurePosixPath(str(model_path)).name, backend, threads, input_size,
+                       transport.name, parsed["avg_ms"], None, parsed["min_ms"], parsed["avg_ms"], parsed["runs"],
                        memory, "; ".join(notes))
 
 
-def benchmark_files(transport, files, settings, binary=None, remote_dir=None):
+def benchmark_files(transport, files, settings, binary=None, remote_dir=None, flags=()):
     """Measurements of each .tflite of ``files`` on the device at every ``settings.threads``."""
     rows = []
     for path in files:
@@ -181,7 +189,7 @@ def benchmark_files(transport, files, settings, binary=None, remote_dir=None):
         _, size, _ = read_flatbuffer(path)  # a bad file fails here, before the device is asked
         for threads in settings.threads:
             row = benchmark(transport, path, threads, settings.runs, settings.warmup, binary, remote_dir,
-                            "x".join(map(str, size)))
+                            "x".join(map(str, size)), flags)
             log(f"  {path.name} on {transport.name}, {threads} threads: {row.median_ms:.1f} ms")
             rows.append(row)
     return rows
