@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from lce_models.files import atomic_write
+from lce_models.host import machine, versions
 from lce_models.models.complexity import count
 from lce_models.runtimes import receptive_field
 
@@ -71,6 +72,8 @@ class ConversionReport:
             "complexity": {"ops": c.ops, "flops": c.flops, "bops": c.bops, "params": c.params,
                            "binarized_share": c.binarized_ops_share},
             "keras_weights_bytes": self.float_bytes,
+            "host": machine(),
+            "versions": versions(),
             "artifacts": {fmt: {"path": str(Path(out) / artifact_name(config, fmt, self.input_size)), **a.summary()}
                           for fmt, a in self.artifacts.items()},
         }

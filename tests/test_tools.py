@@ -2,8 +2,10 @@
 
 import importlib.util
 import json
+from importlib.metadata import version
 from pathlib import Path
 
+from lce_models.host import machine
 from lce_models.models import NetworkConfig, build_model
 from lce_models.models.model_card import save
 
@@ -98,6 +100,8 @@ def test_convert_writes_a_verified_flatbuffer_and_report(tmp_path, capsys):
     assert tfl["bytes"] == (tmp_path / "bbcu-dn_x1_16x24.tflite").stat().st_size
     assert tfl["op_census"]["LceBconv2d"] == 18
     assert tfl["verification"]["photo"]["psnr_db"] >= 50
+    assert report["host"] == machine() and report["versions"]["larq-compute-engine"] == version("larq-compute-engine")
+    assert report["versions"]["tensorflow"] == version("tensorflow") and report["versions"]["python"]
 
 
 def test_convert_bbcu_att_with_unit_options(tmp_path, capsys):

@@ -15,10 +15,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
 from lce_models.errors import UserError
 from lce_models.files import atomic_write
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
 
 from converters.cache import USER_CACHE
 

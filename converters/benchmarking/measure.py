@@ -8,11 +8,11 @@ measurement, so measurements in one process do not see each other's peaks.
 """
 
 import ctypes
-import os
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from lce_models.host import machine
 
 import numpy as np
 
@@ -72,30 +72,6 @@ def time_runs(run, x, runs, warmup):
         run(x)
         times.append(time.perf_counter() - start)
     return times
-
-
-def vector_isa(flags):
-    """The x86-64 vector extensions that decide the binary kernels' speed, in words, from the
-    CPU's flags (hosts of one machine kind differ: some have AVX-512 VPOPCNTDQ, others AVX2 only)."""
-    if "avx512_vpopcntdq" in flags:
-        return "AVX-512 VPOPCNTDQ"
-    return "AVX2, no AVX-512 VPOPCNTDQ" if "avx2" in flags else "no AVX2"
-
-
-def machine():
-    """This machine in words, for every table that reports a latency: CPU, cores and, on
-    x86-64, its vector extensions."""
-    cpu, named, flags = platform.processor() or "", False, None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and not named:
-                cpu, named = line.split(":", 1)[1].strip(), True
-            elif line.startswith("flags") and flags is None:
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    isa = f", {vector_isa(flags)}" if flags is not None and platform.machine() == "x86_64" else ""
-    return f"{platform.machine()} {cpu}, {os.cpu_count()} cores{isa}".replace("  ", " ")
 
 
 @dataclass
