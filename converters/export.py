@@ -62,11 +62,13 @@ def probes(input_size, channels, image=None):
             "random": np.random.default_rng(0).random((1, h, w, channels), np.float32)}
 
 
-def export(model, fmt, references, threads=2, sign_flips=True):
+def export(model, fmt, references, threads=2, sign_flips=True, stage=lambda name: None):
     """Convert ``model`` (built at a fixed shape, batch 1) to ``fmt`` and verify it against
     ``references`` (from ``keras_references``); raises ``ConversionError`` if the lowering
     checks fail. ``sign_flips``: for a ``.tflite``, also the share of binarized activations
-    whose sign differs from Keras's (one more conversion, of a probe model)."""
+    whose sign differs from Keras's (one more conversion, of a probe model). ``stage`` is
+    called with each stage's name as it begins (``cli.Stages``)."""
+    stage("converting")
     start = time.perf_counter()
     if fmt == "tflite":
         data, census = tflite.convert_checked(model)
@@ -88,8 +90,10 @@ def export(model, fmt, references, threads=2, sign_flips=True):
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     artifact = Artifact(fmt, data, census, time.perf_counter() - start)
     for label, (x, expected) in references.items():
+        stage(f"verifying against Keras on the {label} input")
         artifact.checks[label] = agreement(expected, run(x))
     if fmt == "tflite" and sign_flips:
+        stage("counting sign flips against Keras")
         first_input = next(iter(references.values()))[0]
         artifact.sign_flip_share = sign_flip_share(model, first_input, threads)
     return artifact

@@ -6,6 +6,8 @@ import argparse
 import functools
 import importlib
 import sys
+import threading
+import time
 
 from lce_models.errors import UserError
 
@@ -141,6 +143,53 @@ def require(module, what, requirements):
 def log(message):
     """A progress line on stderr, so that stdout keeps only the tool's results."""
     print(message, file=sys.stderr, flush=True)
+
+
+class Stages:
+    """Progress of a long job without a count (a conversion, its verification): a line on stderr
+    per stage with the time since the job began and, on a terminal, the stage's clock ticking
+    every ``tick`` seconds. Call it with each stage's name; use it as a context manager."""
+
+    def __init__(self, job, stream=None, tick=1.0):
+        self.job, self.stream, self.tick = job, stream or sys.stderr, tick
+        self.live = self.stream.isatty()
+        self.stage = None
+
+    def __enter__(self):
+        self.start = self.stage_start = time.monotonic()
+        self._stop = threading.Event()
+        if self.live:
+            self._ticker = threading.Thread(target=self._tick, daemon=True)
+            self._ticker.start()
+        return self
+
+    def _text(self):
+        now = time.monotonic()
+        return f"{self.job}: {self.stage} ({now - self.stage_start:.0f} s; {now - self.start:.0f} s in all)"
+
+    def _tick(self):
+        while not self._stop.wait(self.tick):
+            if self.stage:
+                self.stream.write("\r" + self._text() + "\x1b[K")
+                self.stream.flush()
+
+    def __call__(self, stage):
+        if self.live and self.stage:
+            self.stream.write("\r" + self._text() + "\x1b[K\n")
+        self.stage, self.stage_start = stage, time.monotonic()
+        if not self.live:
+            self.stream.write(f"{self.job}: {stage} (at {self.stage_start - self.start:.0f} s)\n")
+        self.stream.flush()
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self.live:
+            self._ticker.join()
+            if self.stage:
+                self.stream.write("\r" + self._text() + "\x1b[K\n")
+        self.stream.write(f"{self.job}: {'done' if exc[0] is None else 'stopped'} after "
+                          f"{time.monotonic() - self.start:.1f} s\n")
+        self.stream.flush()
 
 
 def main(function):

@@ -1,9 +1,11 @@
 """What every tool shares: one line and a status for a user mistake or Ctrl-C, and model files
 known by their suffix in any case."""
 
+import io
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from lce_models import cli
@@ -88,3 +90,25 @@ def test_an_entry_point_answers_a_mistake_like_its_script():
     assert done.returncode == cli.USAGE_ERROR
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("error: no test set 'Nowhere'")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_stages_print_a_line_each_and_tick_on_a_terminal():
+    log = io.StringIO()
+    with cli.Stages("bbcu-l to tflite", stream=log) as stage:
+        stage("converting")
+        stage("verifying against Keras on the photo input")
+    lines = log.getvalue().splitlines()
+    assert [line.split(" (")[0] for line in lines[:2]] == [
+        "bbcu-l to tflite: converting", "bbcu-l to tflite: verifying against Keras on the photo input"]
+    assert lines[2].startswith("bbcu-l to tflite: done after ") and lines[2].endswith(" s")
+    terminal = _Terminal()
+    with cli.Stages("job", stream=terminal, tick=0.01) as stage:
+        stage("converting")
+        time.sleep(0.2)
+    ticks = terminal.getvalue().count("\rjob: converting (")
+    assert ticks >= 3  # the clock ran while the stage did, rewriting its line in place

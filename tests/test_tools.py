@@ -87,8 +87,13 @@ def test_convert_rejects_a_bad_size():
 def test_convert_writes_a_verified_flatbuffer_and_report(tmp_path, capsys):
     argv = ["--model", "bbcu-dn", "--input-size", "16x24", "--padding", "one", "--out", str(tmp_path)]
     assert tool("convert")(argv) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "LceBconv2d 18" in out and "wrote" in out
+    stages = [line.split(" (at ")[0] for line in captured.err.splitlines() if line.startswith("bbcu-dn_x1 to tflite: ")]
+    assert stages[:4] == [f"bbcu-dn_x1 to tflite: {s}" for s in (
+        "converting", "verifying against Keras on the photo input", "verifying against Keras on the random input",
+        "counting sign flips against Keras")] and stages[4].startswith("bbcu-dn_x1 to tflite: done after ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bbcu-dn_x1_16x24.json", "bbcu-dn_x1_16x24.tflite",
                                                          "report.json"]
     sidecar = json.loads((tmp_path / "bbcu-dn_x1_16x24.json").read_text())

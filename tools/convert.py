@@ -56,9 +56,9 @@ def main(argv=None):
     references = keras_references(model, probes(args.input_size, model.config.channels, args.image))
     artifacts = {}
     for fmt in FORMATS if args.to == "all" else (args.to,):
-        cli.log(f"converting {model.name} to {fmt} and verifying it against Keras ...")
         try:
-            artifacts[fmt] = export(model, fmt, references, args.threads)
+            with cli.Stages(f"{model.name} to {fmt}") as stage:
+                artifacts[fmt] = export(model, fmt, references, args.threads, stage=stage)
         except ConversionError as e:
             cli.log(f"FAILED ({fmt}): {e}; nothing written")
             return 1
