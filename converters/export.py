@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from lce_models.data.images import sample_image
 from lce_models.evaluation.metrics import agreement
+from lce_models.runtimes.arena import ArenaError, MemoryPlan, memory_plan
 from lce_models.runtimes.bitpacked import session as bitpacked_session
 
 import numpy as np
@@ -30,6 +31,7 @@ class Artifact:
     seconds: float  # conversion wall time
     checks: dict = field(default_factory=dict)  # input label -> Agreement
     sign_flip_share: float | None = None
+    memory: object = None  # a .tflite's arena.MemoryPlan, or why there is none (str)
 
     @property
     def worst_psnr_db(self):
@@ -46,6 +48,8 @@ class Artifact:
             "conversion_seconds": round(self.seconds, 2),
             "verification": {label: a.as_dict() for label, a in self.checks.items()},
             "sign_flip_share": self.sign_flip_share,
+            **({} if self.memory is None else {"memory_plan": self.memory.to_dict() if isinstance(
+                self.memory, MemoryPlan) else {"unavailable": self.memory}}),
         }
 
 
@@ -62,16 +66,19 @@ def probes(input_size, channels, image=None):
             "random": np.random.default_rng(0).random((1, h, w, channels), np.float32)}
 
 
-def export(model, fmt, references, threads=2, sign_flips=True, stage=lambda name: None):
+def export(model, fmt, references, threads=2, sign_flips=True, stage=lambda name: None, converted=None):
     """Convert ``model`` (built at a fixed shape, batch 1) to ``fmt`` and verify it against
     ``references`` (from ``keras_references``); raises ``ConversionError`` if the lowering
     checks fail. ``sign_flips``: for a ``.tflite``, also the share of binarized activations
     whose sign differs from Keras's (one more conversion, of a probe model). ``stage`` is
-    called with each stage's name as it begins (``cli.Stages``)."""
+    called with each stage's name as it begins (``cli.Stages``). ``converted``: a ``.tflite``
+    made before from this model (while sizing it): (flatbuffer, census of ``tflite.convert_checked``,
+    seconds it took)."""
     stage("converting")
     start = time.perf_counter()
     if fmt == "tflite":
-        data, census = tflite.convert_checked(model)
+        data, census, took = converted or (*tflite.convert_checked(model), 0.0)
+        start -= took
         run = lambda x: run_tflite(data, x, threads)  # noqa: E731
     elif fmt == "onnx":
         proto = onnx_export.convert(model)
@@ -89,6 +96,12 @@ def export(model, fmt, references, threads=2, sign_flips=True, stage=lambda name
     else:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     artifact = Artifact(fmt, data, census, time.perf_counter() - start)
+    if fmt == "tflite":
+        stage("reading TFLite's memory plan")
+        try:
+            artifact.memory = memory_plan(data)
+        except ArenaError as e:  # the file is still good: say why its plan is missing
+            artifact.memory = str(e)
     for label, (x, expected) in references.items():
         stage(f"verifying against Keras on the {label} input")
         artifact.checks[label] = agreement(expected, run(x))

@@ -1,4 +1,4 @@
-"""What a conversion reports: the table ``tools/convert.py`` prints, ``report.json``, and the
+"""What a conversion reports: the table ``tools/convert.py`` prints, its JSON report, and the
 sidecar beside a ``.tflite`` (scale, input size, receptive radius: what an app needs to tile an
 image with it, as android_demo does)."""
 
@@ -6,6 +6,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from lce_models import cli
 from lce_models.files import atomic_write
 from lce_models.host import machine, versions
 from lce_models.models.complexity import count
@@ -52,6 +53,8 @@ class ConversionReport:
             ]
             rows += [(f"{fmt} vs Keras, {label}", f"max |diff| {v.max_abs_diff:.2e}, PSNR {v.psnr_db:.1f} dB")
                      for label, v in a.checks.items()]
+            if a.memory is not None:
+                rows.append((f"{fmt} memory plan", memory_row(a.memory)))
             if a.sign_flip_share is not None:
                 rows.append((f"{fmt} sign flips vs Keras", f"{a.sign_flip_share:.3%} of binarized activations"))
         return rows
@@ -79,8 +82,9 @@ class ConversionReport:
         }
 
     def write(self, out):
-        """Write every artifact, the ``.tflite``'s sidecar and ``report.json`` into ``out``, each
-        atomically; returns the paths written."""
+        """Write every artifact, the ``.tflite``'s sidecar and the report (``report_name``) into
+        ``out``, each atomically; returns the paths written. A report of the same network there
+        keeps the formats this conversion did not make."""
         out, config = Path(out), self.model.config
         written = [atomic_write(out / artifact_name(config, fmt, self.input_size), a.data)
                    for fmt, a in self.artifacts.items()]
@@ -89,5 +93,26 @@ class ConversionReport:
                        "receptive_radius": receptive_field.of_tflite(self.artifacts["tflite"].data)}
             name = artifact_name(config, "tflite", self.input_size).replace(".tflite", ".json")
             written.append(atomic_write(out / name, json.dumps(sidecar, indent=2) + "\n"))
-        written.append(atomic_write(out / "report.json", json.dumps(self.as_dict(out), indent=2) + "\n"))
+        report, path = self.as_dict(out), out / report_name(config, self.input_size)
+        earlier = json.loads(path.read_text()) if path.is_file() else {}
+        if earlier.get("network") == report["network"]:  # formats converted before stay reported
+            report["artifacts"] = {**earlier.get("artifacts", {}), **report["artifacts"]}
+        written.append(atomic_write(path, json.dumps(report, indent=2) + "\n"))
         return written
+
+
+def memory_row(plan):
+    """The table's line for a ``MemoryPlan`` (or the reason there is none)."""
+    if isinstance(plan, str):
+        return f"not available: {plan}"
+    persistent = f" + {cli.amount(plan.persistent_bytes)} persistent" if plan.persistent_bytes else ""
+    return (f"{cli.amount(plan.total_bytes)} = arena {cli.amount(plan.arena_bytes)}{persistent} + model "
+            f"{cli.amount(plan.model_bytes)} (TFLite's planner, float ops without XNNPACK; largest scratch "
+            f"{cli.amount(plan.scratch_bytes)})")
+
+
+def report_name(config, input_size):
+    """``<name>_x<scale>_<H>x<W>.report.json``: one report per network and input size, so that
+    conversions of other models into the same folder leave it alone."""
+    h, w = input_size
+    return f"{config.name}_x{config.scale}_{h}x{w}.report.json"

@@ -53,6 +53,15 @@ def memory_size(text):
     return int(value)
 
 
+def amount(n):
+    """Bytes as people read them: ``37.5 MiB``, ``1.20 GiB``, ``100 KiB``."""
+    if n >= 2**30:
+        return f"{n / 2**30:.2f} GiB"
+    if n >= 2**20:
+        return f"{n / 2**20:.1f} MiB"
+    return f"{n / 2**10:.0f} KiB"
+
+
 def key_value(text):
     """argparse type for ``KEY=VALUE`` (e.g. ``reduce=mean``)."""
     key, sep, value = text.partition("=")

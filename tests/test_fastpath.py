@@ -161,7 +161,7 @@ def test_shipped_model_through_the_tool(name, tmp_path, capsys):
     argv = ["--model", str(card), "--to", "onnx-bitpacked", "--input-size", "24x32", "--out", str(tmp_path)]
     assert tool("convert")(argv) == 0
     capsys.readouterr()
-    report = json.loads((tmp_path / "report.json").read_text())["artifacts"]["onnx-bitpacked"]
+    report = json.loads((tmp_path / f"{name}_x4_24x32.report.json").read_text())["artifacts"]["onnx-bitpacked"]
     assert report["verification"]["photo"]["psnr_db"] >= 50
     model = tmp_path / f"{name}_x4.bitpacked.onnx"
     # the fast path as tools/upscale.py's backend, through the same file

@@ -5,6 +5,7 @@ import json
 from importlib.metadata import version
 from pathlib import Path
 
+from lce_models.cli import amount
 from lce_models.host import machine
 from lce_models.models import NetworkConfig, build_model
 from lce_models.models.model_card import save
@@ -78,10 +79,22 @@ def test_convert_refuses_a_size_beyond_memory_before_running(tmp_path, capsys, m
         build_model(NetworkConfig("bbcu-dn"), (h + 20, w + 30), batch_size=1))
 
 
-def test_convert_rejects_a_bad_size():
+@pytest.mark.parametrize("argv,message", [
+    (["--input-size", "180by320"], "expected HxW such as 180x320"),
+    (["--max-memory", "lots"], "expected a size such as 2G or 1500M"),
+    (["--max-memory", "1G", "--to", "onnx"], "--max-memory sizes a .tflite"),
+])
+def test_convert_rejects_bad_flags(argv, message, capsys):
     with pytest.raises(SystemExit) as e:  # argparse's own exit for a malformed flag
-        tool("convert")(["--input-size", "180by320"])
-    assert e.value.code == 2
+        tool("convert")(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_convert_says_when_no_size_fits_the_memory(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert tool("convert")(["--model", "bbcu-dn", "--max-memory", "100K", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "error: --max-memory 100 KiB is less than the smallest input needs (at least " in err and not out.exists()
 
 
 def test_convert_writes_a_verified_flatbuffer_and_report(tmp_path, capsys):
@@ -91,15 +104,16 @@ def test_convert_writes_a_verified_flatbuffer_and_report(tmp_path, capsys):
     out = captured.out
     assert "LceBconv2d 18" in out and "wrote" in out
     stages = [line.split(" (at ")[0] for line in captured.err.splitlines() if line.startswith("bbcu-dn_x1 to tflite: ")]
-    assert stages[:4] == [f"bbcu-dn_x1 to tflite: {s}" for s in (
-        "converting", "verifying against Keras on the photo input", "verifying against Keras on the random input",
-        "counting sign flips against Keras")] and stages[4].startswith("bbcu-dn_x1 to tflite: done after ")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bbcu-dn_x1_16x24.json", "bbcu-dn_x1_16x24.tflite",
-                                                         "report.json"]
+    assert stages[:5] == [f"bbcu-dn_x1 to tflite: {s}" for s in (
+        "converting", "reading TFLite's memory plan", "verifying against Keras on the photo input",
+        "verifying against Keras on the random input", "counting sign flips against Keras")]
+    assert stages[5].startswith("bbcu-dn_x1 to tflite: done after ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bbcu-dn_x1_16x24.json", "bbcu-dn_x1_16x24.report.json",
+                                                         "bbcu-dn_x1_16x24.tflite"]
     sidecar = json.loads((tmp_path / "bbcu-dn_x1_16x24.json").read_text())
     # DnCNN: 20 3x3 convs, so 20 pixels of context; the app tiles with it
     assert (sidecar["scale"], sidecar["input_size"], sidecar["receptive_radius"]) == (1, [16, 24], 20)
-    report = json.loads((tmp_path / "report.json").read_text())
+    report = json.loads((tmp_path / "bbcu-dn_x1_16x24.report.json").read_text())
     tfl = report["artifacts"]["tflite"]
     assert report["input_size"] == [16, 24] and report["network"]["padding"] == "one"
     assert tfl["bytes"] == (tmp_path / "bbcu-dn_x1_16x24.tflite").stat().st_size
@@ -107,6 +121,21 @@ def test_convert_writes_a_verified_flatbuffer_and_report(tmp_path, capsys):
     assert tfl["verification"]["photo"]["psnr_db"] >= 50
     assert report["host"] == machine() and report["versions"]["larq-compute-engine"] == version("larq-compute-engine")
     assert report["versions"]["tensorflow"] == version("tensorflow") and report["versions"]["python"]
+    plan = tfl["memory_plan"]
+    assert plan["total_bytes"] == plan["arena_bytes"] + plan["persistent_bytes"] + plan["model_bytes"]
+    assert plan["model_bytes"] == tfl["bytes"] and plan["arena_bytes"] > 16 * 24 * 64 * 4
+    assert f"tflite memory plan          {amount(plan['total_bytes'])} = arena" in out
+    # that plan as the budget: the tool picks that size again (and no larger one of its aspect)
+    sized = tmp_path / "sized"
+    budget = ["--max-memory", str(plan["total_bytes"]), "--input-size", "16x24", "--out", str(sized)]
+    assert tool("convert")(["--model", "bbcu-dn", "--padding", "one", *budget]) == 0
+    assert f"input size 16x24, planned at {amount(plan['total_bytes'])}" in capsys.readouterr().out
+    resized = json.loads((sized / "bbcu-dn_x1_16x24.report.json").read_text())["artifacts"]["tflite"]
+    assert resized["memory_plan"] == plan and resized["verification"]["photo"]["psnr_db"] >= 50
+    # another format of the same network into the same folder: its report keeps both
+    assert tool("convert")([*argv, "--to", "onnx"]) == 0
+    both = json.loads((tmp_path / "bbcu-dn_x1_16x24.report.json").read_text())["artifacts"]
+    assert sorted(both) == ["onnx", "tflite"] and both["tflite"] == tfl
 
 
 def test_convert_bbcu_att_with_unit_options(tmp_path, capsys):
@@ -115,7 +144,7 @@ def test_convert_bbcu_att_with_unit_options(tmp_path, capsys):
     argv = ["--model", "bbcu-att", "--unit-option", "attention=spatial", "--unit-option", "estimator=ede",
             "--unit-option", "balanced=true", "--input-size", "16x24", "--out", str(tmp_path)]
     assert tool("convert")(argv) == 0
-    report = json.loads((tmp_path / "report.json").read_text())
+    report = json.loads((tmp_path / "bbcu-att_x4_16x24.report.json").read_text())
     assert report["network"]["unit_options"] == {**report["network"]["unit_options"], "attention": "spatial",
                                                  "estimator": "ede", "balanced": True}
     census = report["artifacts"]["tflite"]["op_census"]
@@ -129,7 +158,7 @@ def test_convert_a_model_card_to_all_formats(tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["--model", str(card), "--to", "all", "--input-size", "48x64", "--out", str(out)]
     assert tool("convert")(argv) == 0
-    report = json.loads((out / "report.json").read_text())
+    report = json.loads((out / "bbcu-m_x2_48x64.report.json").read_text())
     assert report["weights"] == str(card)
     assert set(report["artifacts"]) == {"tflite", "onnx", "onnx-bitpacked"}
     assert report["artifacts"]["onnx"]["verification"]["random"]["max_abs_diff"] < 1e-4
