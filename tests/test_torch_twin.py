@@ -9,13 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 torch = pytest.importorskip("torch")
 
 from lce_models.data.images import DATA_ROOT, sample_image
 from lce_models.evaluation.metrics import agreement
 from lce_models.models import NetworkConfig, build_model
-from lce_models.torch_twin import checkpoint, mapping, modules, training, verify
+from lce_models.torch_twin import checkpoint, mapping, modules, runs, sampler, training, verify
+from lce_models.training.plan import TrainingPlan
 
 from test_tools import tool  # noqa: E402
 
@@ -168,12 +170,18 @@ def test_import_tool_end_to_end_then_convert(tmp_path, capsys):
     """A full-depth BBCU-L x4 checkpoint through tools/import_torch.py and tools/convert.py."""
     torch.manual_seed(5)
     twin = randomize_twin(modules.build(NetworkConfig("bbcu-l").resolved().to_dict()))
-    checkpoint.write(tmp_path / "net.pth", twin.state_dict(), training={"device": "cpu: test", "steps": 0})
+    checkpoint.write(tmp_path / "net.pth", twin.state_dict(),
+                     training={"device": "cpu: test", "steps": 0, "hours": 0.25})
     assert tool("import_torch")([str(tmp_path / "net.pth"), "--out", str(tmp_path / "imported")]) == 0
     assert "units: 32" in capsys.readouterr().out
     card = json.loads((tmp_path / "imported" / "bbcu-l_x4.json").read_text())
     assert card["imported_from"]["key"] == "params" and card["training"]["device"] == "cpu: test"
     assert card["verification"]["network"]["psnr_db"] >= 50
+    # shipped as it is: the card keeps its training record, hours included
+    assert tool("ship")([str(tmp_path / "imported" / "bbcu-l_x4.json"), "--dest", str(tmp_path / "weights")]) == 0
+    assert "step 0, 0.25 h of training" in capsys.readouterr().out
+    shipped = json.loads((tmp_path / "weights" / "bbcu-l_x4.json").read_text())
+    assert shipped["training"] == card["training"] and (tmp_path / "weights" / "bbcu-l_x4_weights.h5").is_file()
     argv = ["--model", str(tmp_path / "imported" / "bbcu-l_x4.json"), "--input-size", "16x16",
             "--out", str(tmp_path / "out")]
     assert tool("convert")(argv) == 0
@@ -216,12 +224,12 @@ TRAIN = ["--model", "bbcu-m", "--scale", "2", "--depth", "1", "--batch-size", "2
          "--milestones", "2", "--save-every", "2", "--no-progress", "--train", "Set5_HR"]
 
 
-def run_without_tensorflow(argv, cwd):
-    """tools/train_torch.py in a Python that cannot import TensorFlow, as on a PyTorch-only GPU box."""
+def run_without_tensorflow(argv, cwd, tool_name="train_torch"):
+    """A tool in a Python that cannot import TensorFlow, as on a PyTorch-only GPU box."""
     code = ("import runpy, sys\n"
             "for m in ('tensorflow', 'tf_keras', 'larq', 'larq_compute_engine'): sys.modules[m] = None\n"
-            f"sys.argv = ['train_torch.py'] + {argv!r}\n"
-            f"runpy.run_path({str(ROOT / 'tools' / 'train_torch.py')!r}, run_name='__main__')\n")
+            f"sys.argv = ['{tool_name}.py'] + {argv!r}\n"
+            f"runpy.run_path({str(ROOT / 'tools' / f'{tool_name}.py')!r}, run_name='__main__')\n")
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True)
 
 
@@ -248,14 +256,73 @@ def test_train_torch_runs_without_tensorflow_resumes_exactly_and_imports(tmp_pat
 
 
 def test_patch_sampler_pairs():
-    sampler = training.PatchSampler([SET5_HR], 3, 8, "sr", 3, seed=1)
-    degraded, clean = sampler.batch(0, 2)
+    pairs = sampler.PatchSampler([SET5_HR], 3, 8, "sr", 3, seed=1)
+    assert pairs.pixels.dtype == torch.uint8 and pairs.nbytes == sum(  # every image, decoded once
+        np.asarray(Image.open(p).convert("RGB")).size for p in sorted(SET5_HR.iterdir()))
+    degraded, clean = pairs.batch(0, 2)
     assert degraded.shape == (2, 3, 8, 8) and clean.shape == (2, 3, 24, 24)
-    assert torch.equal(sampler.batch(0, 2)[1], clean)  # a pure function of (seed, index)
+    assert torch.equal(pairs.batch(0, 2)[1], clean)  # a pure function of (seed, index)
+    assert not torch.equal(pairs.batch(1, 2)[1], clean)
     # the LR patch is the bicubic shrink of the HR one, on the 8-bit grid
     assert torch.equal(torch.round(degraded * 255), degraded * 255)
     assert abs(float(degraded.mean() - clean.mean())) < 0.02
-    noisy, clean = training.PatchSampler([SET5_HR], 3, 8, "denoise", 25, seed=1).batch(0, 4)
+    noisy, clean = sampler.PatchSampler([SET5_HR], 3, 8, "denoise", 25, seed=1).batch(0, 4)
     assert float((noisy - clean).std()) == pytest.approx(25 / 255, rel=0.1)
-    jpeg, clean = training.PatchSampler([SET5_HR], 1, 16, "jpeg", 10, seed=1).batch(0, 2)
+    jpeg, clean = sampler.PatchSampler([SET5_HR], 1, 16, "jpeg", 10, seed=1).batch(0, 2)
     assert jpeg.shape == clean.shape == (2, 1, 16, 16) and not torch.equal(jpeg, clean)
+
+
+def test_patch_crops_are_pieces_of_the_images_turned_and_flipped():
+    pairs = sampler.PatchSampler([SET5_HR], 3, 6, "denoise", 0, seed=3)
+    images = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(SET5_HR.iterdir())]
+    crops, _ = pairs.crops(0, 4)
+    for crop in crops.numpy():
+        views = [np.rot90(c, k) for c in (crop, crop[:, ::-1]) for k in range(4)]  # undo any turn and flip
+        assert any((np.lib.stride_tricks.sliding_window_view(image, crop.shape) == view).all(axis=(-3, -2, -1)).any()
+                   for image in images for view in views)
+
+
+def tiny_plan(steps):
+    return TrainingPlan(steps=steps, batch_size=2, patch=8, milestones=(), save_every=100, data=(str(SET5_HR),))
+
+
+def test_a_time_budget_stops_with_a_checkpoint_that_resumes_exactly(tmp_path):
+    network, task = runs.network_dict("bbcu-m", 2, depth=1, n_feats=8)
+    # a budget that the first step already passes: one step, then a checkpoint
+    training.train(tmp_path / "cut", network, task, 2, tiny_plan(3), progress=False, minutes=1e-6)
+    _, _, cut = checkpoint.read(tmp_path / "cut" / "net_g_latest.pth")
+    assert (cut["training"]["steps"], cut["training"]["images_seen"]) == (1, 2) and cut["training"]["hours"] > 0
+    training.train(tmp_path / "cut", network, task, 2, tiny_plan(3), progress=False)
+    training.train(tmp_path / "whole", network, task, 2, tiny_plan(3), progress=False)
+    a, _, resumed = checkpoint.read(tmp_path / "cut" / "net_g_latest.pth")
+    b, _, _ = checkpoint.read(tmp_path / "whole" / "net_g_latest.pth")
+    assert resumed["training"]["steps"] == 3 and all(np.array_equal(a[k], b[k]) for k in a)
+    log = [json.loads(line) for line in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log] == [1, 3] and log[0]["images_per_s"] == pytest.approx(2 * log[0]["steps_per_s"])
+
+
+def test_bfloat16_channels_last_steps_train(tmp_path):
+    network, task = runs.network_dict("bbcu-dn", 25, depth=2, n_feats=8)
+    speed = training.Speed(bfloat16=True, channels_last=True)
+    training.train(tmp_path, network, task, 25, tiny_plan(2), progress=False, speed=speed)
+    params, _, whole = checkpoint.read(tmp_path / "net_g_latest.pth")
+    assert whole["training"]["bfloat16"] and whole["training"]["channels_last"]
+    assert all(np.isfinite(v).all() and v.dtype == np.float32 for v in params.values())  # float32 master weights
+
+
+def test_gpu_train_runs_its_jobs_in_turn_and_resumes_them(tmp_path):
+    argv = ["--jobs", "bbcu-m_x2,bbcu-car_q10", "--train", str(SET5_HR), "--depth", "1", "--n-feats", "8",
+            "--patch", "8", "--batch-size", "2", "--steps", "3", "--save-every", "2", "--no-progress",
+            "--minutes", "5", "--out", str(tmp_path / "gpu")]
+    first = run_without_tensorflow(argv, tmp_path, "gpu_train")
+    assert first.returncode == 0, first.stderr
+    rows = {line.split()[0]: line.split() for line in first.stdout.splitlines() if line.startswith("bbcu-")}
+    assert rows["bbcu-m_x2"][1:3] == ["3", "6"] and rows["bbcu-car_q10"][1:3] == ["3", "6"]
+    assert f"python tools/import_torch.py {tmp_path / 'gpu'}/bbcu-m_x2/net_g_latest.pth --model bbcu-m --scale 2" \
+           in first.stdout and "python tools/ship.py imported/bbcu-car_x1.json" in first.stdout
+    again = run_without_tensorflow([*argv, "--steps", "5"], tmp_path, "gpu_train")  # the next window goes on
+    assert again.returncode == 0, again.stderr
+    _, _, whole = checkpoint.read(tmp_path / "gpu" / "bbcu-car_q10" / "net_g_latest.pth")
+    assert whole["training"]["steps"] == 5 and whole["training"]["task"] == "jpeg"
+    wrong = run_without_tensorflow([*argv, "--jobs", "bbcu-x_x9"], tmp_path, "gpu_train")
+    assert wrong.returncode == 2 and "unknown job 'bbcu-x_x9'" in wrong.stderr

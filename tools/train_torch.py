@@ -4,10 +4,17 @@ rerun the same command to resume after a stop.
 Needs PyTorch (requirements-torch.txt), NumPy, Pillow and tqdm, but not TensorFlow: it runs on
 a GPU machine that has only PyTorch. The data semantics are tools/train.py's (random image,
 crop, rotation, flip, then bicubic xS / Gaussian noise sigma / JPEG quality q; L1, Adam with
-betas 0.9 / 0.99, learning rate x gamma at each milestone), drawn from NumPy's generator.
+betas 0.9 / 0.99, learning rate x gamma at each milestone), drawn from torch's generator.
+
+On CUDA the images are decoded once into GPU memory and every batch is cut, turned and degraded
+there (JPEG alone is encoded on the host), and the forward pass runs under bfloat16 autocast in
+channels-last layout (--precision, --channels-last; --compile adds torch.compile). --minutes
+gives a wall-clock budget: the run stops after the step that passes it and leaves a checkpoint
+that resumes exactly.
 
 The run folder (--out) gets net_g_latest.pth, a checkpoint in the reference code's layout that
-carries its training record (device, steps, hours), state.pt to resume, and log.jsonl. Bring
+carries its training record (device, steps, images seen, hours), state.pt to resume, and
+log.jsonl (loss, learning rate, steps/s, images/s). Bring
 net_g_latest.pth home and import it:
   python tools/import_torch.py OUT/net_g_latest.pth --model bbcu-l --scale 4 --out imported
 
@@ -15,6 +22,7 @@ Examples:
   python tools/train_torch.py --model bbcu-l --scale 4 --steps 300000 --out runs/torch_bbcu-l_x4
   python tools/train_torch.py --model bbcu-dn --sigma 25 --batch-size 16 --patch 40
   python tools/train_torch.py --model bbcu-m --train /data/DIV2K_HR --device cuda:1
+  python tools/train_torch.py --model bbcu-l --scale 2 --minutes 9
 """
 
 import sys
@@ -25,7 +33,7 @@ from lce_models import cli
 cli.require("torch", "PyTorch", "requirements-torch.txt")
 
 from lce_models.data.images import training_folders  # noqa: E402  (after the check for PyTorch)
-from lce_models.torch_twin import training  # noqa: E402  (after the check for PyTorch)
+from lce_models.torch_twin import runs, training  # noqa: E402  (after the check for PyTorch)
 from lce_models.torch_twin.modules import NETWORKS, PADDINGS  # noqa: E402  (after the check for PyTorch)
 from lce_models.training.plan import TrainingPlan  # noqa: E402  (after the check for PyTorch)
 
@@ -52,11 +60,17 @@ def parse(argv):
     p.add_argument("--seed", type=int, default=0, help="initial weights and patches (default 0)")
     p.add_argument("--save-every", type=int, default=1000, help="checkpoint every this many steps (default 1000)")
     p.add_argument("--device", help="torch device (default cuda if available, else cpu)")
+    p.add_argument("--minutes", type=float,
+                   help="wall-clock budget: stop after the step that passes it, with a checkpoint that resumes "
+                        "exactly (default: none, train to --steps)")
+    runs.add_speed_flags(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     for name in ("steps", "batch_size", "patch", "save_every"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.minutes is not None and args.minutes <= 0:
+        p.error("--minutes must be positive")
     try:
         args.milestones = tuple(int(m) for m in args.milestones.split(",") if m.strip())
     except ValueError:
@@ -66,21 +80,17 @@ def parse(argv):
 
 def main(argv=None):
     args = parse(argv)
-    defaults = NETWORKS[args.model]
-    task = defaults["task"]
+    task = NETWORKS[args.model]["task"]
     level = {"sr": args.scale, "denoise": args.sigma, "jpeg": args.quality}[task]
-    network = {"name": args.model, "scale": args.scale if task == "sr" else 1, "channels": defaults["channels"],
-               "n_feats": args.n_feats or defaults["n_feats"], "depth": args.depth or defaults["depth"],
-               "variant": "v4", "padding": args.padding, "k": args.k or defaults["k"]}
     try:
-        if not (0 <= level <= 255 if task == "denoise" else 1 <= level <= 100 if task == "jpeg" else True):
-            raise ValueError(f"--{'sigma' if task == 'denoise' else 'quality'} {level:g} is out of range")
+        network, task = runs.network_dict(args.model, level, args.padding, args.depth, args.n_feats, args.k)
         folders = training_folders(args.train)
         out = Path(args.out or f"runs/torch_{args.model}_{level:g}")
         plan = TrainingPlan(steps=args.steps, batch_size=args.batch_size, patch=args.patch,
                             learning_rate=args.learning_rate, milestones=args.milestones, gamma=args.gamma,
                             seed=args.seed, save_every=args.save_every, data=tuple(str(f) for f in folders))
-        latest = training.train(out, network, task, level, plan, args.device, progress=not args.no_progress)
+        latest = training.train(out, network, task, level, plan, args.device, not args.no_progress, args.minutes,
+                                runs.speed_of(args))
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 ``modules`` holds the networks, with the parameter names of the reference code (repository
 Zj-BinXia/BBCU: ``BBCUL``, ``BBCUM``, the binary ``DnCNN``), ``mapping`` carries their
 tensors into the Keras models, ``checkpoint`` reads and writes checkpoint files, ``verify``
-checks a Keras model against its twin, ``training`` trains a twin. torch is an optional
+checks a Keras model against its twin, ``sampler`` draws training pairs on the training device,
+``training`` trains a twin, ``runs`` names the runs of a GPU window. torch is an optional
 dependency (``requirements-torch.txt``): nothing else in ``lce_models`` imports this package.
 """

@@ -1,17 +1,10 @@
 """Training a PyTorch twin with the data semantics of ``lce_models.training.trainer`` (TensorFlow-free,
-so it runs on a GPU machine that has only PyTorch).
-
-Sample ``i`` is a pure function of ``(seed, i)``, as in ``lce_models.data.pipeline``: a random
-image of the training folders, a random crop of ``patch * multiple`` pixels, a rotation by a
-random multiple of 90 degrees and a random left-right flip, then the degradation:
-
-- ``sr``: antialiased bicubic (Keys a = -0.5) shrink by the scale, rounded to 8 bits;
-- ``denoise``: + N(0, (sigma / 255)^2), not clipped;
-- ``jpeg``: JPEG at quality q (libjpeg, through Pillow), decoded.
-
-The draws come from NumPy's generator, not TensorFlow's stateless ops, so the patches are of
-the same distribution as ``tools/train.py``'s, not the same patches. The optimisation is the
-reference's: L1, Adam (betas 0.9 / 0.99), learning rate times ``gamma`` at each milestone.
+so it runs on a GPU machine that has only PyTorch): patches from ``sampler.PatchSampler``, on
+the training device. The optimisation is the reference's: L1, Adam (betas 0.9 / 0.99),
+learning rate times ``gamma`` at each milestone. On CUDA the forward pass runs under bfloat16
+autocast (float32 master weights, float32 loss) in channels-last layout unless told otherwise;
+``torch.compile`` is there to ask for. A wall-clock budget (``minutes``) stops a run at the
+first step past it, with a checkpoint that resumes exactly.
 
 A run folder holds ``run.json`` (what is trained; a rerun must match it to resume),
 ``state.pt`` (twin, optimizer, scheduler, step, hours: resume), ``net_g_latest.pth`` (BasicSR
@@ -22,71 +15,20 @@ and ``log.jsonl`` (loss, learning rate, steps/s).
 import io
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lce_models.data.images import image_files, open_image
 from lce_models.files import atomic_write
 from lce_models.torch_twin import checkpoint
 from lce_models.torch_twin.modules import build
+from lce_models.torch_twin.sampler import PatchSampler
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from PIL import Image
 from tqdm import tqdm
 
 
 class SetupError(ValueError):
     """The run cannot start as asked (one line)."""
-
-
-class PatchSampler:
-    """Random (degraded, clean) training pairs of some image folders, decoded once."""
-
-    def __init__(self, folders, channels, patch, task, level, seed=0):
-        self.channels, self.patch, self.task, self.level, self.seed = channels, patch, task, level, seed
-        self.side = patch * (int(level) if task == "sr" else 1)
-        self.images = []
-        for path in (p for folder in folders for p in image_files(folder)):
-            pixels = np.asarray(open_image(path, channels))
-            if min(pixels.shape[:2]) >= self.side:  # no patch fits a smaller one
-                self.images.append(pixels.reshape(*pixels.shape[:2], channels))
-        if not self.images:
-            raise FileNotFoundError(f"no training image of at least {self.side}x{self.side} in "
-                                    f"{', '.join(str(f) for f in folders)}")
-
-    def pair(self, index):
-        rng = np.random.default_rng([self.seed, index])
-        image = self.images[rng.integers(len(self.images))]
-        top = rng.integers(image.shape[0] - self.side + 1)
-        left = rng.integers(image.shape[1] - self.side + 1)
-        clean = np.rot90(image[top:top + self.side, left:left + self.side], rng.integers(4))
-        if rng.integers(2):
-            clean = clean[:, ::-1]
-        clean = np.ascontiguousarray(clean)
-        return self.degrade(clean, rng), clean.astype(np.float32) / 255.0
-
-    def degrade(self, clean, rng):
-        """The degraded float32 (h, w, C) input of a uint8 clean patch."""
-        x = clean.astype(np.float32) / 255.0
-        if self.task == "sr":
-            t = torch.from_numpy(x).permute(2, 0, 1)[None]
-            small = F.interpolate(t, scale_factor=1 / self.level, mode="bicubic", antialias=True,
-                                  align_corners=False)
-            return (torch.round(small.clamp(0, 1) * 255) / 255)[0].permute(1, 2, 0).numpy()
-        if self.task == "denoise":
-            return x + rng.normal(0.0, self.level / 255.0, x.shape).astype(np.float32)
-        buffer = io.BytesIO()
-        Image.fromarray(clean.squeeze(-1) if self.channels == 1 else clean).save(
-            buffer, "JPEG", quality=int(self.level))
-        decoded = np.asarray(Image.open(buffer), np.float32) / 255.0
-        return decoded.reshape(x.shape)
-
-    def batch(self, t, batch_size):
-        """Batch ``t`` as NCHW tensors: samples ``t * batch_size`` .. ``(t + 1) * batch_size - 1``."""
-        pairs = [self.pair(i) for i in range(t * batch_size, (t + 1) * batch_size)]
-        return tuple(torch.from_numpy(np.stack(p)).permute(0, 3, 1, 2) for p in zip(*pairs))
 
 
 def device_name(device):
@@ -99,13 +41,30 @@ def device_name(device):
 _FREE = ("steps", "save_every", "validate_every", "log_every", "validation_set")
 
 
-def train(run_dir, network, task, level, plan, device=None, progress=True):
+@dataclass(frozen=True)
+class Speed:
+    """How a step runs; ``None``: the device's default (on CUDA bfloat16 and channels-last,
+    on the CPU neither). None of it changes what a run trains."""
+
+    bfloat16: bool | None = None
+    channels_last: bool | None = None
+    compile: bool = False
+
+    def resolved(self, device):
+        cuda = device.type == "cuda"
+        return Speed(cuda if self.bfloat16 is None else self.bfloat16,
+                     cuda if self.channels_last is None else self.channels_last, self.compile)
+
+
+def train(run_dir, network, task, level, plan, device=None, progress=True, minutes=None, speed=Speed()):
     """Train the twin of ``network`` (a resolved ``NetworkConfig.to_dict()``) to undo ``task``
     at ``level`` by ``plan`` (``lce_models.plan.TrainingPlan``; no validation: import the
     checkpoint and run ``tools/evaluate.py``) in ``run_dir``, resuming from its ``state.pt``
-    if there is one; returns the path of ``net_g_latest.pth``."""
+    if there is one, until ``plan.steps`` or, given, ``minutes`` of wall clock (then it stops
+    after the step that passes them); returns the path of ``net_g_latest.pth``."""
     run_dir = Path(run_dir)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    speed = speed.resolved(device)
     identity = {"network": network, "task": task, "level": level,
                 **{k: v for k, v in asdict(plan).items() if k not in _FREE}}
     identity = json.loads(json.dumps(identity))  # tuples as lists, as read back
@@ -115,9 +74,12 @@ def train(run_dir, network, task, level, plan, device=None, progress=True):
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(record, json.dumps(identity, indent=2) + "\n")
 
-    sampler = PatchSampler([Path(d) for d in plan.data], network["channels"], plan.patch, task, level, plan.seed)
+    began = time.monotonic()
+    sampler = PatchSampler([Path(d) for d in plan.data], network["channels"], plan.patch, task, level, plan.seed,
+                           device)
     torch.manual_seed(plan.seed)
-    twin = build(network).to(device)
+    layout = torch.channels_last if speed.channels_last else torch.contiguous_format
+    twin = build(network).to(device, memory_format=layout)
     optimizer = torch.optim.Adam(twin.parameters(), plan.learning_rate, betas=(0.9, 0.99))
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(plan.milestones), plan.gamma)
     step, hours = 0, 0.0
@@ -135,34 +97,43 @@ def train(run_dir, network, task, level, plan, device=None, progress=True):
                     "scheduler": scheduler.state_dict(), "step": step, "hours": hours}, buffer)
         atomic_write(state_path, buffer.getvalue())
         training = {"framework": f"torch {torch.__version__}", "device": device_name(device), "steps": step,
-                    "hours": round(hours, 4), **{k: v for k, v in identity.items() if k != "network"}}
+                    "images_seen": step * plan.batch_size, "hours": round(hours, 4), **asdict(speed),
+                    **{k: v for k, v in identity.items() if k != "network"}}
         params = {k: v.detach().cpu() for k, v in twin.state_dict().items()}
         return checkpoint.write(run_dir / "net_g_latest.pth", params, training=training)
 
     twin.train()
+    forward = torch.compile(twin) if speed.compile else twin  # shares the twin's parameters
     log = (run_dir / "log.jsonl").open("a")
     bar = tqdm(total=plan.steps, initial=step, disable=not progress, unit="step")
     start, since = time.monotonic(), step
     latest = run_dir / "net_g_latest.pth"
+    out_of_time = lambda: minutes is not None and time.monotonic() - began >= 60 * minutes  # noqa: E731
     while step < plan.steps:
-        degraded, clean = (t.to(device) for t in sampler.batch(step, plan.batch_size))
-        loss = (twin(degraded) - clean).abs().mean()
+        degraded, clean = (t.contiguous(memory_format=layout) for t in sampler.batch(step, plan.batch_size))
+        with torch.autocast(device.type, torch.bfloat16, enabled=speed.bfloat16):
+            restored = forward(degraded)
+        loss = (restored.float() - clean).abs().mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
         step += 1
         bar.update(1)
-        if step % plan.save_every == 0 or step == plan.steps:
+        stop = out_of_time()
+        if step % plan.save_every == 0 or step == plan.steps or stop:
             now = time.monotonic()
             hours += (now - start) / 3600
             rate = (step - since) / (now - start)
             start, since = now, step
             latest = save(step, hours)
             log.write(json.dumps({"step": step, "l1": loss.item(), "lr": scheduler.get_last_lr()[0],
-                                  "steps_per_s": rate}) + "\n")
+                                  "steps_per_s": rate, "images_per_s": rate * plan.batch_size}) + "\n")
             log.flush()
-            bar.set_postfix(l1=f"{loss.item():.4f}", steps_per_s=f"{rate:.2f}")
+            bar.set_postfix(l1=f"{loss.item():.4f}", steps_per_s=f"{rate:.2f}",
+                            images_per_s=f"{rate * plan.batch_size:.0f}")
+        if stop:
+            break
     bar.close()
     log.close()
     return latest

@@ -1,0 +1,70 @@
+"""What one training run of a twin is: the network dict, its task and level, and where a GPU
+window's runs live. Shared by ``tools/train_torch.py`` (one run) and ``tools/gpu_train.py``
+(the shipped networks in turn)."""
+
+from dataclasses import dataclass
+
+from lce_models.torch_twin.modules import NETWORKS
+from lce_models.torch_twin.training import Speed
+
+#: The level a task is trained at when none is given: SR scale, noise sigma, JPEG quality.
+LEVEL_NAMES = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}
+
+
+def network_dict(name, level, padding="zero", depth=None, n_feats=None, k=None):
+    """(network dict as ``NetworkConfig.to_dict()`` has it, task) of a twin network at
+    ``level``; ``ValueError`` for a level out of its task's range."""
+    defaults = NETWORKS[name]
+    task = defaults["task"]
+    if task == "denoise" and not 0 <= level <= 255 or task == "jpeg" and not 1 <= level <= 100:
+        raise ValueError(f"--{LEVEL_NAMES[task]} {level:g} is out of range")
+    if task == "sr" and level not in (2, 3, 4):
+        raise ValueError(f"--scale {level:g} is not 2, 3 or 4")
+    network = {"name": name, "scale": int(level) if task == "sr" else 1, "channels": defaults["channels"],
+               "n_feats": n_feats or defaults["n_feats"], "depth": depth or defaults["depth"], "variant": "v4",
+               "padding": padding, "k": k or defaults["k"]}
+    return network, task
+
+
+@dataclass(frozen=True)
+class Job:
+    """One network at one level, trained in ``<root>/<name>``."""
+
+    model: str
+    level: float
+
+    @property
+    def name(self):
+        task = NETWORKS[self.model]["task"]
+        return f"{self.model}_{'x' if task == 'sr' else LEVEL_NAMES[task][0]}{self.level:g}"
+
+    def home_commands(self, root):
+        """The commands that bring this run's checkpoint home: import it as a model card into
+        ``imported/``, then ship that card."""
+        sr = NETWORKS[self.model]["task"] == "sr"
+        scale = int(self.level) if sr else 1
+        return [f"python tools/import_torch.py {root}/{self.name}/net_g_latest.pth --model {self.model}"
+                f"{f' --scale {scale}' if sr else ''} --out imported",
+                f"python tools/ship.py imported/{self.model}_x{scale}.json"]
+
+
+#: The networks a GPU window trains, in this order: the tasks and scales no model ships for
+#: yet first, then the shipped x4 models' own runs.
+WINDOW_JOBS = (Job("bbcu-l", 2), Job("bbcu-m", 2), Job("bbcu-dn", 25), Job("bbcu-car", 10), Job("bbcu-l", 4),
+               Job("bbcu-m", 4))
+
+
+def add_speed_flags(p):
+    """How a step runs (``training.Speed``), for tools/train_torch.py and tools/gpu_train.py."""
+    p.add_argument("--precision", choices=("auto", "bfloat16", "float32"), default="auto",
+                   help="forward pass under bfloat16 autocast (float32 weights and loss) or all float32 "
+                        "(default auto: bfloat16 on CUDA, float32 on the CPU)")
+    p.add_argument("--channels-last", choices=("auto", "yes", "no"), default="auto",
+                   help="NHWC memory layout (default auto: yes on CUDA)")
+    p.add_argument("--compile", action="store_true", help="run the twin through torch.compile")
+
+
+def speed_of(args):
+    """``training.Speed`` of the flags of ``add_speed_flags``."""
+    pick = lambda value, yes: None if value == "auto" else value == yes  # noqa: E731
+    return Speed(pick(args.precision, "bfloat16"), pick(args.channels_last, "yes"), args.compile)

@@ -1,0 +1,107 @@
+"""Use a GPU window fully: train the networks in turn, each resuming its own run folder, within
+one wall-clock budget, and say how to bring the results home.
+
+The networks, in this order (--jobs picks some): bbcu-l_x2, bbcu-m_x2, bbcu-dn_s25 (colour
+Gaussian noise, sigma 25), bbcu-car_q10 (gray JPEG, quality 10), bbcu-l_x4, bbcu-m_x4. Each
+gets an equal share of what is left of --minutes when its turn comes (time a finished run does
+not use passes on), trains in OUT/<job> as tools/train_torch.py does (images on the GPU,
+bfloat16 autocast, channels-last) and stops after the step that passes its share, leaving a
+checkpoint that resumes exactly: the next window's same command goes on where this one stopped.
+At the end a table gives each run's steps, images seen, images/s and hours, and the commands
+that import each checkpoint as a model card (tools/import_torch.py) and ship it (tools/ship.py).
+
+Needs PyTorch, NumPy, Pillow and tqdm, not TensorFlow. The training images are read from
+--train (default T91,BSD200 under ../shared/data/train, which travels with the working tree to
+a device machine when carried there).
+
+Example (a 10-minute window; leave a minute for the start and the copy back):
+  python tools/gpu_train.py --minutes 9 --out runs/gpu
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from lce_models import cli
+
+cli.require("torch", "PyTorch", "requirements-torch.txt")
+
+from lce_models.data.images import training_folders  # noqa: E402  (after the check for PyTorch)
+from lce_models.torch_twin import checkpoint, runs, training  # noqa: E402  (after the check for PyTorch)
+from lce_models.training.plan import TrainingPlan  # noqa: E402  (after the check for PyTorch)
+
+JOBS = {job.name: job for job in runs.WINDOW_JOBS}
+
+
+def parse(argv):
+    p = cli.parser(__doc__)
+    p.add_argument("--minutes", type=float, default=9.0, help="the whole window's budget (default 9)")
+    p.add_argument("--out", default="runs/gpu", help="folder of the run folders (default runs/gpu)")
+    p.add_argument("--jobs", default=",".join(JOBS), help=f"comma-separated, from {', '.join(JOBS)} (default all)")
+    p.add_argument("--train", default="T91,BSD200",
+                   help="comma-separated image folders, or set names under the shared train/ (default T91,BSD200)")
+    p.add_argument("--steps", type=int, default=300_000, help="steps of each whole run (default 300000)")
+    p.add_argument("--batch-size", type=int, default=16, help="default 16")
+    p.add_argument("--patch", type=int, default=48, help="input (LR) patch side in pixels (default 48)")
+    p.add_argument("--save-every", type=int, default=1000, help="checkpoint every this many steps (default 1000)")
+    p.add_argument("--depth", type=int, help="blocks (default: each network's; smaller only to try the script)")
+    p.add_argument("--n-feats", type=int, help="feature channels (default 64; smaller only to try the script)")
+    p.add_argument("--device", help="torch device (default cuda if available, else cpu)")
+    runs.add_speed_flags(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args = p.parse_args(argv)
+    if args.minutes <= 0:
+        p.error("--minutes must be positive")
+    for name in ("steps", "batch_size", "patch", "save_every"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    unknown = [j for j in args.jobs.split(",") if j not in JOBS]
+    if unknown:
+        p.error(f"unknown job {unknown[0]!r}; choose from {', '.join(JOBS)}")
+    args.jobs = [JOBS[j] for j in dict.fromkeys(args.jobs.split(","))]
+    return args
+
+
+def summary(job, out):
+    """A table row of a run folder: what its checkpoint and log record."""
+    _, _, whole = checkpoint.read(out / job.name / "net_g_latest.pth")
+    record = whole["training"]
+    log = (out / job.name / "log.jsonl").read_text().splitlines()
+    rate = json.loads(log[-1])["images_per_s"]
+    return (f"{job.name:<13} {record['steps']:>8} {record['images_seen']:>12} {rate:>9.1f} {record['hours']:>8.3f}  "
+            f"{record['device']}")
+
+
+@cli.main
+def main(argv=None):
+    args = parse(argv)
+    began, out = time.monotonic(), Path(args.out)
+    try:
+        folders = training_folders(args.train)
+        for i, job in enumerate(args.jobs):
+            left = args.minutes - (time.monotonic() - began) / 60
+            if left <= 0:
+                print(f"{job.name}: no time left in this window")
+                continue
+            share = left / (len(args.jobs) - i)
+            network, task = runs.network_dict(job.model, job.level, depth=args.depth, n_feats=args.n_feats)
+            plan = TrainingPlan(steps=args.steps, batch_size=args.batch_size, patch=args.patch,
+                                save_every=args.save_every, data=tuple(str(f) for f in folders))
+            print(f"{job.name}: up to {share:.1f} min", flush=True)
+            training.train(out / job.name, network, task, job.level, plan, args.device, not args.no_progress, share,
+                           runs.speed_of(args))
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        raise cli.UserError(str(e).splitlines()[0]) from None
+    done = [job for job in args.jobs if (out / job.name / "net_g_latest.pth").is_file()]
+    print(f"\n{'run':<13} {'steps':>8} {'images seen':>12} {'images/s':>9} {'hours':>8}  device")
+    for job in done:
+        print(summary(job, out))
+    print("\nbring them home (check each with tools/evaluate.py --model imported/<card> before shipping it):")
+    for job in done:
+        print("\n".join(f"  {command}" for command in job.home_commands(out)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
