@@ -74,7 +74,7 @@ def export(model, fmt, references, threads=2, sign_flips=True, stage=lambda name
     called with each stage's name as it begins (``cli.Stages``). ``converted``: a ``.tflite``
     made before from this model (while sizing it): (flatbuffer, census of ``tflite.convert_checked``,
     seconds it took)."""
-    stage("converting")
+    stage("converting" if converted is None else "taking the file converted while sizing")
     start = time.perf_counter()
     if fmt == "tflite":
         data, census, took = converted or (*tflite.convert_checked(model), 0.0)
