@@ -5,12 +5,15 @@ import math
 
 from lce_models.runtimes.arena import ArenaError, MemoryPlan, memory_plan
 
+import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras as keras
 from test_units import unit_model
 
 from converters import fit
+from converters.export import export
+from converters.report import memory_row
 from converters.tflite import convert_checked
 
 
@@ -89,3 +92,18 @@ def test_the_trial_is_the_given_size_up_to_a_limit():
     assert LinearPlans((16, 24), 1, 1).trial_height == 16
     assert LinearPlans((180, 320), 1, 1).trial_height == fit.TRIAL_HEIGHT
 
+
+
+def test_a_tensorflow_without_the_resolver_symbol_is_refused(monkeypatch):
+    monkeypatch.setattr("lce_models.runtimes.arena._ADD_CUSTOM", "no_such_symbol")
+    with pytest.raises(ArenaError, match="AddCustom"):
+        memory_plan(float_conv_flatbuffer((4, 4), 1, 1))
+
+
+def test_a_conversion_whose_plan_cannot_be_read_still_succeeds_and_says_why(monkeypatch):
+    monkeypatch.setattr("lce_models.runtimes.arena._ADD_CUSTOM", "no_such_symbol")
+    model = unit_model(channels=32, size=(4, 4), padding="one")
+    x = np.zeros((1, 4, 4, 32), np.float32)
+    artifact = export(model, "tflite", {"zeros": (x, model.predict(x, verbose=0))}, sign_flips=False)
+    assert artifact.verified and "AddCustom" in artifact.summary()["memory_plan"]["unavailable"]
+    assert memory_row(artifact.memory).startswith("not available: ")

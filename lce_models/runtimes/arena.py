@@ -128,6 +128,13 @@ class _StandIns:
         ctypes.c_void_p.from_buffer(self._registration, _REGISTRATION_PREPARE).value = \
             ctypes.cast(self._prepare, ctypes.c_void_p).value
         self.names = sorted({c.customCode.decode() for c in model.operatorCodes if c.customCode} | {_PROBE})
+        library = Path(tf.__file__).parent / "libtensorflow_cc.so.2"
+        try:  # the resolver's own method, from the library TensorFlow's interpreter comes with
+            self._add_custom = getattr(ctypes.CDLL(str(library)), _ADD_CUSTOM)
+        except (OSError, AttributeError):
+            raise ArenaError(f"{library.name} of this TensorFlow has no MutableOpResolver::AddCustom to "
+                             "register LCE's stand-ins with") from None
+        self._add_custom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int]
 
     def _new_int_array(self, values):
         """A TfLiteIntArray from malloc, as TFLite frees them."""
@@ -172,10 +179,8 @@ class _StandIns:
         self._resize(context, tensor, op.shape)
 
     def register(self, resolver):
-        add_custom = getattr(ctypes.CDLL(str(Path(tf.__file__).parent / "libtensorflow_cc.so.2")), _ADD_CUSTOM)
-        add_custom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int]
         for name in self.names:
-            add_custom(resolver, name.encode(), self._registration, 1)
+            self._add_custom(resolver, name.encode(), self._registration, 1)
 
 
 def _with_probe(model):
