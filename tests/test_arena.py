@@ -107,3 +107,9 @@ def test_a_conversion_whose_plan_cannot_be_read_still_succeeds_and_says_why(monk
     artifact = export(model, "tflite", {"zeros": (x, model.predict(x, verbose=0))}, sign_flips=False)
     assert artifact.verified and "AddCustom" in artifact.summary()["memory_plan"]["unavailable"]
     assert memory_row(artifact.memory).startswith("not available: ")
+
+
+def test_tensor_structs_of_another_layout_are_refused_before_anything_is_written(monkeypatch):
+    monkeypatch.setattr("lce_models.runtimes.arena._TENSOR_SIZE", 104)
+    with pytest.raises(ArenaError, match="tensor structs are not the ones this reader knows"):
+        memory_plan(float_conv_flatbuffer((4, 4), 1, 1))

@@ -32,14 +32,15 @@ from lce_models.runtimes.flatbuffer import LCE_CUSTOM_OPS, check
 import tensorflow as tf
 from flatbuffers import flexbuffers
 from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
-from tensorflow.lite.python.schema_py_generated import BuiltinOperator
+from tensorflow.lite.python.schema_py_generated import BuiltinOperator, TensorType
 from tensorflow.lite.tools import flatbuffer_utils
 
 # Offsets into TFLite's C structs (common.h): TfLiteContext, TfLiteNode, TfLiteTensor.
 _CONTEXT_TENSORS_SIZE, _CONTEXT_TENSORS, _CONTEXT_RESIZE, _CONTEXT_ADD_TENSORS = 0, 16, 32, 48
 _NODE_OUTPUTS, _NODE_TEMPORARIES = 8, 24
 _TENSOR_TYPE, _TENSOR_DATA, _TENSOR_ALLOCATION, _TENSOR_BYTES = 0, 8, 32, 40
-#: sizeof(TfLiteTensor) in TF 2.16 (checked against the interpreter before anything is read).
+#: sizeof(TfLiteTensor) in TF 2.16 (checked against the file's tensors before anything is
+#: written, and against the interpreter's own view before a figure is given).
 _TENSOR_SIZE = 112
 _TYPE_INT32, _ARENA_RW, _ARENA_RW_PERSISTENT = 2, 2, 3
 #: TfLiteRegistration: prepare is its third pointer; the struct is copied by value, so a
@@ -109,8 +110,11 @@ class _StandIns:
     """The custom-op registrations, and the context their ``Prepare`` calls capture."""
 
     def __init__(self, model):
-        self.context = None
+        self.context, self.layout_checked, self.failure = None, False, None
         graph = model.subgraphs[0]
+        # bytes of the file's 4-byte tensors, as the interpreter sizes them when it loads the file
+        self.expected_bytes = {i: 4 * math.prod(int(d) for d in t.shape) for i, t in enumerate(graph.tensors)
+                               if t.type in (TensorType.FLOAT32, TensorType.INT32)}
         self.bconvs = {}  # output tensor index of an LceBconv2d that needs im2col -> _Bconv
         for op in graph.operators:
             if model.operatorCodes[op.opcodeIndex].customCode == b"LceBconv2d":
@@ -154,13 +158,26 @@ class _StandIns:
     def _prepare_op(self, context, node):
         try:
             self.context = context
+            if not self.layout_checked:
+                self._check_layout(context)
             outputs = _int_array(_read(node + _NODE_OUTPUTS, ctypes.c_void_p))
             bconv = self.bconvs.get(outputs[0]) if outputs else None
             if bconv is not None:  # the outputs keep the shapes the file gives
                 self._add_scratch(context, node, bconv)
             return 0
-        except Exception:  # an exception cannot cross into C: fail the Prepare instead
+        except Exception as e:  # an exception cannot cross into C: fail the Prepare, keep why
+            self.failure = e
             return 1
+
+    def _check_layout(self, context):
+        """``ArenaError`` unless the tensor table reads as the file's tensors (their count and
+        byte sizes): a release whose structs differ is refused before anything is written."""
+        count = _read(context + _CONTEXT_TENSORS_SIZE, ctypes.c_size_t)
+        if count < len(self.expected_bytes) or any(
+                _read(self._tensor(context, i) + _TENSOR_BYTES, ctypes.c_size_t) != size
+                for i, size in self.expected_bytes.items() if i < count):
+            raise ArenaError("this TensorFlow release's tensor structs are not the ones this reader knows")
+        self.layout_checked = True
 
     def _add_scratch(self, context, node, op):
         if op.scratch is None:  # one scratch tensor per op, as bconv2d.cc keeps its id
@@ -212,6 +229,8 @@ def memory_plan(flatbuffer):
     try:
         interpreter.allocate_tensors()
     except RuntimeError as e:
+        if isinstance(stand_ins.failure, ArenaError):
+            raise stand_ins.failure from None
         raise ArenaError(f"the interpreter could not lay the file out: {str(e).splitlines()[0]}") from None
     if stand_ins.context is None:
         raise ArenaError("the interpreter never prepared the probe op")
