@@ -131,14 +131,16 @@ class _StandIns:
         self._registration = ctypes.create_string_buffer(_REGISTRATION_BYTES)
         ctypes.c_void_p.from_buffer(self._registration, _REGISTRATION_PREPARE).value = \
             ctypes.cast(self._prepare, ctypes.c_void_p).value
-        self.names = sorted({c.customCode.decode() for c in model.operatorCodes if c.customCode} | {_PROBE})
+        names = sorted({c.customCode.decode() for c in model.operatorCodes if c.customCode} | {_PROBE})
+        # the registrations keep pointers to their names: the buffers live as long as the stand-ins
+        self._names = [ctypes.create_string_buffer(name.encode()) for name in names]
         library = Path(tf.__file__).parent / "libtensorflow_cc.so.2"
         try:  # the resolver's own method, from the library TensorFlow's interpreter comes with
             self._add_custom = getattr(ctypes.CDLL(str(library)), _ADD_CUSTOM)
         except (OSError, AttributeError):
             raise ArenaError(f"{library.name} of this TensorFlow has no MutableOpResolver::AddCustom to "
                              "register LCE's stand-ins with") from None
-        self._add_custom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int]
+        self._add_custom.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
 
     def _new_int_array(self, values):
         """A TfLiteIntArray from malloc, as TFLite frees them."""
@@ -196,8 +198,8 @@ class _StandIns:
         self._resize(context, tensor, op.shape)
 
     def register(self, resolver):
-        for name in self.names:
-            self._add_custom(resolver, name.encode(), self._registration, 1)
+        for name in self._names:
+            self._add_custom(resolver, name, self._registration, 1)
 
 
 def _with_probe(model):
@@ -228,7 +230,7 @@ def memory_plan(flatbuffer):
         experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     try:
         interpreter.allocate_tensors()
-    except RuntimeError as e:
+    except (RuntimeError, ValueError) as e:  # ValueError: a message TFLite could not word
         if isinstance(stand_ins.failure, ArenaError):
             raise stand_ins.failure from None
         raise ArenaError(f"the interpreter could not lay the file out: {str(e).splitlines()[0]}") from None
