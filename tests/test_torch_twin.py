@@ -257,7 +257,7 @@ def test_train_torch_runs_without_tensorflow_resumes_exactly_and_imports(tmp_pat
 
 def test_patch_sampler_pairs():
     pairs = sampler.PatchSampler([SET5_HR], 3, 8, "sr", 3, seed=1)
-    assert pairs.pixels.dtype == torch.uint8 and pairs.nbytes == sum(  # every image, decoded once
+    assert pairs.pixels.dtype == torch.uint8 and pairs.pixels.numel() == sum(  # every image, decoded once
         np.asarray(Image.open(p).convert("RGB")).size for p in sorted(SET5_HR.iterdir()))
     degraded, clean = pairs.batch(0, 2)
     assert degraded.shape == (2, 3, 8, 8) and clean.shape == (2, 3, 24, 24)

@@ -39,23 +39,9 @@ def parse(argv):
     p.add_argument("--minutes", type=float, default=9.0, help="the whole window's budget (default 9)")
     p.add_argument("--out", default="runs/gpu", help="folder of the run folders (default runs/gpu)")
     p.add_argument("--jobs", default=",".join(JOBS), help=f"comma-separated, from {', '.join(JOBS)} (default all)")
-    p.add_argument("--train", default="T91,BSD200",
-                   help="comma-separated image folders, or set names under the shared train/ (default T91,BSD200)")
-    p.add_argument("--steps", type=int, default=300_000, help="steps of each whole run (default 300000)")
-    p.add_argument("--batch-size", type=int, default=16, help="default 16")
-    p.add_argument("--patch", type=int, default=48, help="input (LR) patch side in pixels (default 48)")
-    p.add_argument("--save-every", type=int, default=1000, help="checkpoint every this many steps (default 1000)")
-    p.add_argument("--depth", type=int, help="blocks (default: each network's; smaller only to try the script)")
-    p.add_argument("--n-feats", type=int, help="feature channels (default 64; smaller only to try the script)")
-    p.add_argument("--device", help="torch device (default cuda if available, else cpu)")
-    runs.add_speed_flags(p)
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    runs.add_run_flags(p)
     args = p.parse_args(argv)
-    if args.minutes <= 0:
-        p.error("--minutes must be positive")
-    for name in ("steps", "batch_size", "patch", "save_every"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    runs.check_run_flags(p, args)
     unknown = [j for j in args.jobs.split(",") if j not in JOBS]
     if unknown:
         p.error(f"unknown job {unknown[0]!r}; choose from {', '.join(JOBS)}")

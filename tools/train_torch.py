@@ -45,32 +45,18 @@ def parse(argv):
     p.add_argument("--sigma", type=float, default=25, help="noise level of bbcu-dn on 0-255 (default 25)")
     p.add_argument("--quality", type=int, default=10, help="JPEG quality of bbcu-car (default 10)")
     p.add_argument("--padding", choices=PADDINGS, default="zero", help="binarized-input border (default zero)")
-    p.add_argument("--depth", type=int, help="blocks (default: the network's)")
-    p.add_argument("--n-feats", type=int, help="feature channels (default 64)")
     p.add_argument("--k", type=float, help="residual alignment factor (default 130)")
-    p.add_argument("--train", default="T91,BSD200",
-                   help="comma-separated image folders, or set names under the shared train/ (default T91,BSD200)")
     p.add_argument("--out", help="run folder (default runs/torch_<model>_<level>)")
-    p.add_argument("--steps", type=int, default=300_000, help="default 300000")
-    p.add_argument("--batch-size", type=int, default=16, help="default 16")
-    p.add_argument("--patch", type=int, default=48, help="input (LR) patch side in pixels (default 48)")
     p.add_argument("--learning-rate", type=float, default=1e-4, help="default 0.0001")
     p.add_argument("--milestones", default="200000", help="comma-separated steps (default 200000; '' for none)")
     p.add_argument("--gamma", type=float, default=0.5, help="default 0.5")
     p.add_argument("--seed", type=int, default=0, help="initial weights and patches (default 0)")
-    p.add_argument("--save-every", type=int, default=1000, help="checkpoint every this many steps (default 1000)")
-    p.add_argument("--device", help="torch device (default cuda if available, else cpu)")
     p.add_argument("--minutes", type=float,
                    help="wall-clock budget: stop after the step that passes it, with a checkpoint that resumes "
                         "exactly (default: none, train to --steps)")
-    runs.add_speed_flags(p)
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    runs.add_run_flags(p)
     args = p.parse_args(argv)
-    for name in ("steps", "batch_size", "patch", "save_every"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.minutes is not None and args.minutes <= 0:
-        p.error("--minutes must be positive")
+    runs.check_run_flags(p, args)
     try:
         args.milestones = tuple(int(m) for m in args.milestones.split(",") if m.strip())
     except ValueError:

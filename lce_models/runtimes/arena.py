@@ -81,6 +81,11 @@ def _read(address, ctype):
     return ctype.from_address(address).value
 
 
+def _tensor_address(context, index):
+    """Where the context's TfLiteTensor ``index`` lies (the table can move as tensors are added)."""
+    return _read(context + _CONTEXT_TENSORS, ctypes.c_void_p) + index * _TENSOR_SIZE
+
+
 def _int_array(address):
     """The values of a TfLiteIntArray."""
     size = _read(address, ctypes.c_int)
@@ -148,9 +153,6 @@ class _StandIns:
         (ctypes.c_int * (1 + len(values))).from_address(address)[:] = [len(values), *values]
         return address
 
-    def _tensor(self, context, index):
-        return _read(context + _CONTEXT_TENSORS, ctypes.c_void_p) + index * _TENSOR_SIZE
-
     def _resize(self, context, tensor, shape):
         resize = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
             _read(context + _CONTEXT_RESIZE, ctypes.c_void_p))
@@ -176,7 +178,7 @@ class _StandIns:
         byte sizes): a release whose structs differ is refused before anything is written."""
         count = _read(context + _CONTEXT_TENSORS_SIZE, ctypes.c_size_t)
         if count < len(self.expected_bytes) or any(
-                _read(self._tensor(context, i) + _TENSOR_BYTES, ctypes.c_size_t) != size
+                _read(_tensor_address(context, i) + _TENSOR_BYTES, ctypes.c_size_t) != size
                 for i, size in self.expected_bytes.items() if i < count):
             raise ArenaError("this TensorFlow release's tensor structs are not the ones this reader knows")
         self.layout_checked = True
@@ -192,7 +194,7 @@ class _StandIns:
         temporaries = node + _NODE_TEMPORARIES
         self._free(_read(temporaries, ctypes.c_void_p))
         ctypes.c_void_p.from_address(temporaries).value = self._new_int_array([op.scratch])
-        tensor = self._tensor(context, op.scratch)
+        tensor = _tensor_address(context, op.scratch)
         ctypes.c_int.from_address(tensor + _TENSOR_TYPE).value = _TYPE_INT32
         ctypes.c_int.from_address(tensor + _TENSOR_ALLOCATION).value = _ARENA_RW
         self._resize(context, tensor, op.shape)
@@ -264,9 +266,9 @@ def _check_reading(interpreter, tensors, constant):
 def _tensor_table(context):
     """(allocation type, data address, bytes) of every tensor of the context."""
     count = _read(context + _CONTEXT_TENSORS_SIZE, ctypes.c_size_t)
-    base = _read(context + _CONTEXT_TENSORS, ctypes.c_void_p)
     return [(_read(t + _TENSOR_ALLOCATION, ctypes.c_int), _read(t + _TENSOR_DATA, ctypes.c_void_p) or 0,
-             _read(t + _TENSOR_BYTES, ctypes.c_size_t)) for t in (base + i * _TENSOR_SIZE for i in range(count))]
+             _read(t + _TENSOR_BYTES, ctypes.c_size_t))
+            for t in (_tensor_address(context, i) for i in range(count))]
 
 
 def _extent(spans):

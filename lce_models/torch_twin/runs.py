@@ -54,17 +54,38 @@ WINDOW_JOBS = (Job("bbcu-l", 2), Job("bbcu-m", 2), Job("bbcu-dn", 25), Job("bbcu
                Job("bbcu-m", 4))
 
 
-def add_speed_flags(p):
-    """How a step runs (``training.Speed``), for tools/train_torch.py and tools/gpu_train.py."""
+def add_run_flags(p):
+    """The flags of a run that tools/train_torch.py and tools/gpu_train.py share: the data, the
+    steps and batches, the network's size, the device and how a step runs
+    (``training.Speed``); ``check_run_flags`` checks them after parsing."""
+    p.add_argument("--depth", type=int, help="blocks (default: the network's)")
+    p.add_argument("--n-feats", type=int, help="feature channels (default 64)")
+    p.add_argument("--train", default="T91,BSD200",
+                   help="comma-separated image folders, or set names under the shared train/ (default T91,BSD200)")
+    p.add_argument("--steps", type=int, default=300_000, help="steps of the whole run (default 300000)")
+    p.add_argument("--batch-size", type=int, default=16, help="default 16")
+    p.add_argument("--patch", type=int, default=48, help="input (LR) patch side in pixels (default 48)")
+    p.add_argument("--save-every", type=int, default=1000, help="checkpoint every this many steps (default 1000)")
+    p.add_argument("--device", help="torch device (default cuda if available, else cpu)")
     p.add_argument("--precision", choices=("auto", "bfloat16", "float32"), default="auto",
                    help="forward pass under bfloat16 autocast (float32 weights and loss) or all float32 "
                         "(default auto: bfloat16 on CUDA, float32 on the CPU)")
     p.add_argument("--channels-last", choices=("auto", "yes", "no"), default="auto",
                    help="NHWC memory layout (default auto: yes on CUDA)")
     p.add_argument("--compile", action="store_true", help="run the twin through torch.compile")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def check_run_flags(p, args):
+    """``p.error`` for a count below 1 or a budget (``--minutes``) that is not positive."""
+    for name in ("steps", "batch_size", "patch", "save_every"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.minutes is not None and args.minutes <= 0:
+        p.error("--minutes must be positive")
 
 
 def speed_of(args):
-    """``training.Speed`` of the flags of ``add_speed_flags``."""
+    """``training.Speed`` of the flags of ``add_run_flags``."""
     pick = lambda value, yes: None if value == "auto" else value == yes  # noqa: E731
     return Speed(pick(args.precision, "bfloat16"), pick(args.channels_last, "yes"), args.compile)

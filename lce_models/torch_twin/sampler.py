@@ -37,7 +37,7 @@ class PatchSampler:
     """Random (degraded, clean) training pairs of some image folders, held on ``device``."""
 
     def __init__(self, folders, channels, patch, task, level, seed=0, device="cpu"):
-        self.channels, self.patch, self.task, self.level, self.seed = channels, patch, task, level, seed
+        self.channels, self.task, self.level, self.seed = channels, task, level, seed
         self.device = torch.device(device)
         self.side = patch * (int(level) if task == "sr" else 1)
         images = []
@@ -54,10 +54,6 @@ class PatchSampler:
         self.starts = torch.from_numpy(np.concatenate([[0], np.cumsum(sizes)[:-1]])).to(self.device)
         self.heights = torch.tensor([image.shape[0] for image in images], device=self.device)
         self.widths = torch.tensor([image.shape[1] for image in images], device=self.device)
-
-    @property
-    def nbytes(self):
-        return self.pixels.numel()
 
     def crops(self, t, batch_size):
         """The clean uint8 (N, side, side, C) crops of batch ``t`` and its generator."""
