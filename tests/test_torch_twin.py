@@ -326,3 +326,12 @@ def test_gpu_train_runs_its_jobs_in_turn_and_resumes_them(tmp_path):
     assert whole["training"]["steps"] == 5 and whole["training"]["task"] == "jpeg"
     wrong = run_without_tensorflow([*argv, "--jobs", "bbcu-x_x9"], tmp_path, "gpu_train")
     assert wrong.returncode == 2 and "unknown job 'bbcu-x_x9'" in wrong.stderr
+    # side by side: each job in a process of its own, resuming its folder
+    both = run_without_tensorflow([*argv, "--steps", "7", "--side-by-side"], tmp_path, "gpu_train")
+    assert both.returncode == 0, both.stderr
+    assert both.stdout.count(": stopped after") == 2
+    rows = {line.split()[0]: line.split() for line in both.stdout.splitlines() if line.startswith("bbcu-")}
+    assert rows["bbcu-m_x2"][1:3] == ["7", "14"] and rows["bbcu-car_q10"][1:3] == ["7", "14"]
+    # a job's failure in its process is the tool's one-line error
+    refused = run_without_tensorflow([*argv, "--patch", "6", "--side-by-side"], tmp_path, "gpu_train")
+    assert refused.returncode == 2 and "holds another run" in refused.stderr and "Traceback" not in refused.stderr

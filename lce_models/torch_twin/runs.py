@@ -3,9 +3,13 @@ window's runs live. Shared by ``tools/train_torch.py`` (one run) and ``tools/gpu
 (the shipped networks in turn)."""
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from lce_models.torch_twin import training
 from lce_models.torch_twin.modules import NETWORKS
 from lce_models.torch_twin.training import Speed
+
+import torch
 
 #: The level a task is trained at when none is given: SR scale, noise sigma, JPEG quality.
 LEVEL_NAMES = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}
@@ -46,6 +50,17 @@ class Job:
         return [f"python tools/import_torch.py {root}/{self.name}/net_g_latest.pth --model {self.model}"
                 f"{f' --scale {scale}' if sr else ''} --out imported",
                 f"python tools/ship.py imported/{self.model}_x{scale}.json"]
+
+
+def train_job(job, root, plan, device=None, progress=True, minutes=None, speed=Speed(), depth=None, n_feats=None,
+              threads=None):
+    """Train ``job`` in ``root/<job.name>`` by ``plan`` (``training.train``), on ``threads``
+    CPU threads if given; returns the path of its ``net_g_latest.pth``. A top-level function,
+    so that a process of its own can run it."""
+    if threads:
+        torch.set_num_threads(threads)
+    network, task = network_dict(job.model, job.level, depth=depth, n_feats=n_feats)
+    return training.train(Path(root) / job.name, network, task, job.level, plan, device, progress, minutes, speed)
 
 
 #: The networks a GPU window trains, in this order: the tasks and scales no model ships for

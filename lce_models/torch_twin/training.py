@@ -65,6 +65,8 @@ def train(run_dir, network, task, level, plan, device=None, progress=True, minut
     run_dir = Path(run_dir)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     speed = speed.resolved(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # every step has the same shapes: time the conv algorithms once
     identity = {"network": network, "task": task, "level": level,
                 **{k: v for k, v in asdict(plan).items() if k not in _FREE}}
     identity = json.loads(json.dumps(identity))  # tuples as lists, as read back
