@@ -1,6 +1,9 @@
-"""Quality of trained SR models on every runtime they ship to, beside bicubic and the papers.
+"""Quality of trained models on every runtime they ship to, beside the task's baseline (bicubic,
+the noisy input, the JPEG input) and the papers.
 
-A model is measured three ways on each test set (Y PSNR / SSIM, ``lce_models.evaluation.protocol``):
+A model is measured at the task and level it was trained for (``degradation_of``) three ways
+on each test set (``lce_models.evaluation.protocol``: Y PSNR / SSIM for SR, RGB for denoising,
+gray for JPEG):
 
 * Keras, whole images;
 * its LCE flatbuffer in LCE's interpreter, converted at each LR image size the sets hold, so
@@ -13,7 +16,8 @@ images themselves, beyond the two probes of ``converters.export``.
 """
 
 from lce_models.data.degradations import Degradation
-from lce_models.evaluation.protocol import bicubic, evaluate, keras_restorer
+from lce_models.evaluation.protocol import BASELINES, baseline, evaluate, keras_restorer
+from lce_models.models import NETWORKS
 from lce_models.runtimes.onnx import onnx_runtime
 from lce_models.runtimes.tflite import tflite_runtime
 
@@ -28,12 +32,30 @@ from converters.tflite import with_fixed_shape
 AGREEMENT_DB = 0.01
 RUNTIMES = ("Keras", "LCE .tflite", ".onnx")
 
-#: The papers' figures for the same networks, x4: (PSNR, SSIM), None where this project has no
-#: verified source. The papers train on DIV2K (800 2K images) for 300k steps.
+#: The papers' figures for the same networks, by (network, level): (PSNR, SSIM), None where
+#: this project has no verified source. The papers train on DIV2K (800 2K images) for 300k steps.
 PAPER = {
     ("bbcu-l", 4): {"source": "Xia et al., ICLR 2023 (BBCU), its Set5 figure",
                     "sets": {"Set5": (31.79, None)}},
 }
+
+
+def degradation_of(config, card):
+    """The ``Degradation`` a model undoes: SR at its scale; a denoiser's noise level or a JPEG
+    model's quality as its card gives it (a Keras run's card) or its training record (an
+    imported PyTorch run's); ``ValueError`` where neither says."""
+    task = NETWORKS[config.name].task
+    if task == "sr":
+        return Degradation("sr", config.scale)
+    level = card.get("level", card.get("training", {}).get("level"))
+    if level is None:
+        raise ValueError(f"the card of {config.name} does not say the level it was trained at")
+    return Degradation(task, level)
+
+
+def label_of(config):
+    """A model's name in the table: the network, and its scale for SR."""
+    return f"{config.name} x{config.scale}" if NETWORKS[config.name].task == "sr" else config.name
 
 
 def flatbuffer_restorer(model, threads=2, kernels="default", progress=None):
@@ -61,10 +83,10 @@ def onnx_restorer(model, threads=None):
     return lambda lr: np.clip(run(lr[None])[0], 0.0, 1.0)
 
 
-def measure(model, sets, threads=2, kernels="default", log=None):
-    """{runtime: {set: {"psnr", "ssim"}}} of a Keras SR model on each of ``sets``."""
+def measure(model, sets, degradation, threads=2, kernels="default", log=None):
+    """{runtime: {set: {"psnr", "ssim"}}} of a Keras model on each of ``sets`` degraded by
+    ``degradation``."""
     config = model.config
-    degradation = Degradation("sr", config.scale)
     note = (lambda size: log(f"  converting for LCE at {size[0]}x{size[1]}")) if log else None
     restorers = {
         "Keras": keras_restorer(model),
@@ -74,16 +96,17 @@ def measure(model, sets, threads=2, kernels="default", log=None):
     results = {}
     for label, restore in restorers.items():
         results[label] = {}
-        for set_name in tqdm(sets, desc=f"{config.name} x{config.scale}, {label}", leave=False):
+        for set_name in tqdm(sets, desc=f"{label_of(config)}, {label}", leave=False):
             r = evaluate(restore, set_name, degradation, config.channels)
             results[label][set_name] = {"psnr": r["psnr"], "ssim": r["ssim"]}
     return results
 
 
-def baseline(sets, scale):
-    """{set: {"psnr", "ssim"}} of bicubic enlargement."""
-    degradation = Degradation("sr", scale)
-    return {s: {k: evaluate(bicubic(scale), s, degradation)[k] for k in ("psnr", "ssim")} for s in sets}
+def baseline_rows(sets, degradation, channels=3):
+    """{set: {"psnr", "ssim"}} of the task's baseline (``protocol.baseline``)."""
+    restore = baseline(degradation)
+    return {s: {k: v for k, v in evaluate(restore, s, degradation, channels).items() if k in ("psnr", "ssim")}
+            for s in sets}
 
 
 def disagreements(results):
@@ -102,12 +125,13 @@ def _row(*cells):
     return "| " + " | ".join(cells) + " |"
 
 
-def table(models, bicubic_rows, sets, scale):
-    """Markdown: bicubic, then per model its three runtimes, the paper and the gap (Keras minus
-    paper). ``models``: {label: {"results", "steps", "hours", "paper"}}."""
-    lines = [_row("model", "trained", "runs as", *(f"{s} x{scale}" for s in sets)),
+def table(models, first_rows, sets, degradation):
+    """Markdown: the baseline, then per model its three runtimes, the paper and the gap (Keras
+    minus paper). ``models``: {label: {"results", "steps", "hours", "paper"}}."""
+    lines = [_row("model", "trained", "runs as", *(f"{s} {degradation.label}" for s in sets)),
              _row(*["---"] * (3 + len(sets))),
-             _row("bicubic", "-", "Pillow", *(_cell((bicubic_rows[s]["psnr"], bicubic_rows[s]["ssim"])) for s in sets))]
+             _row(BASELINES[degradation.task], "-", "Pillow" if degradation.task == "sr" else "-",
+                  *(_cell((first_rows[s]["psnr"], first_rows[s]["ssim"])) for s in sets))]
     for label, m in models.items():
         first = (label, f"{m['steps']} steps, {m['hours']:.1f} h")
         for i, rt in enumerate(RUNTIMES):

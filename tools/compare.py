@@ -23,7 +23,8 @@ DEFAULT_CROPS = ("Set14/ppt3@240,30,120", "B100/253027@100,190,120")
 
 def models(spec, scale):
     """[(label, Keras model)] of --models, default every shipped SR model of ``scale``."""
-    cards = [loader.sr_card(item, scale) for item in spec.split(",")] if spec else model_card.shipped_sr(scale)
+    cards = ([loader.card(item, scale, sr_only=True) for item in spec.split(",")] if spec
+             else model_card.shipped_cards(scale, tasks=("sr",)))
     if not cards:
         raise cli.UserError(f"no SR model of scale {scale} ships yet; pass --models")
     out = []

@@ -25,16 +25,21 @@ from pathlib import Path
 
 from lce_models import cli
 from lce_models.data.degradations import Degradation
-from lce_models.evaluation.protocol import bicubic, evaluate, identity, keras_restorer, set_folders
+from lce_models.evaluation.protocol import (
+    BASELINES,
+    DEFAULT_SETS,
+    bicubic,
+    evaluate,
+    identity,
+    keras_restorer,
+    set_folders,
+)
 from lce_models.files import atomic_write
 from lce_models.models import NETWORKS, model_card
 from lce_models.runtimes import loader
 from lce_models.upscaling import tiling
 
 from converters import cache
-
-DEFAULT_SETS = {"sr": "Set5,Set14,B100", "denoise": "CBSD68", "jpeg": "Classic5"}
-BASELINE = {"sr": "bicubic", "denoise": "noisy input", "jpeg": "JPEG input"}
 
 
 class Candidate:
@@ -134,9 +139,9 @@ def main(argv=None):
     args.scale = args.scale or 4
     task = model.task if model else "sr"
     channels = model.channels if model else 3
-    baseline = Candidate(BASELINE[task], "", task, channels, args.scale,
-                         bicubic(args.scale) if task == "sr" else identity)
-    rows = [baseline] + ([model] if model else [])
+    first = Candidate(BASELINES[task], "", task, channels, args.scale,
+                      bicubic(args.scale) if task == "sr" else identity)
+    rows = [first] + ([model] if model else [])
     sets = (args.sets or DEFAULT_SETS[task]).split(",")
     try:
         columns = [(s, Degradation(task, level)) for s in sets for level in levels(task, args)]

@@ -27,6 +27,10 @@ from tqdm import tqdm
 
 #: Seed of the test noise: image ``i`` of a set gets noise seed (NOISE_SEED, i).
 NOISE_SEED = 2023
+#: The sets a task is measured on when none are named, as the papers report them.
+DEFAULT_SETS = {"sr": "Set5,Set14,B100", "denoise": "CBSD68", "jpeg": "Classic5"}
+#: The name of a task's baseline row: what a restorer has to beat.
+BASELINES = {"sr": "bicubic", "denoise": "noisy input", "jpeg": "JPEG input"}
 
 
 def bicubic(scale):
@@ -44,6 +48,12 @@ def bicubic(scale):
 def identity(degraded):
     """The baseline row of denoising and JPEG tables: the degraded input itself."""
     return degraded
+
+
+def baseline(degradation):
+    """The baseline restorer of ``degradation``: bicubic enlargement for SR, else the degraded
+    input itself."""
+    return bicubic(degradation.multiple) if degradation.task == "sr" else identity
 
 
 def keras_restorer(model):

@@ -84,10 +84,11 @@ def shipped(config):
     return card if read(card)[0].resolved() == config else None
 
 
-def shipped_sr(scale=None):
-    """The shipped SR model cards (of ``scale``, else every scale), in the registry's order."""
-    return [card for name, spec in NETWORKS.items() if spec.task == "sr"
-            for card in sorted(WEIGHTS_DIR.glob(f"{name}_x{scale or '*'}.json"))]
+def shipped_cards(scale=None, tasks=("sr", "denoise", "jpeg")):
+    """The shipped model cards of ``tasks`` (the SR ones of ``scale`` only, if given), in the
+    registry's order."""
+    return [card for name, spec in NETWORKS.items() if spec.task in tasks
+            for card in sorted(WEIGHTS_DIR.glob(f"{name}_x{scale if scale and spec.task == 'sr' else '*'}.json"))]
 
 
 def ship(card_path, hours=None, dest=WEIGHTS_DIR):

@@ -101,14 +101,17 @@ def load(spec, runtime=False, threads=2, kernels="default", xnnpack=False, **mod
     return keras_runtime(model) if runtime else model
 
 
-def sr_card(spec, scale=4):
-    """The model card a ``--models`` item names: a card .json as it is, or the shipped card of an
-    SR network name (``LoadError`` when none ships)."""
+def card(spec, scale=4, sr_only=False):
+    """The model card a ``--models`` item names: a card .json as it is, or the shipped card of a
+    network name (an SR network's at ``scale``; only SR networks if ``sr_only``); ``LoadError``
+    when none ships."""
     if Path(spec).suffix.lower() == ".json":
         return Path(spec)
-    if spec not in NETWORKS or NETWORKS[spec].task != "sr":
-        raise LoadError(f"{spec!r} is neither an SR network name nor a model card .json")
-    card = model_card.shipped(network_config(spec, scale))
-    if card is None:
-        raise LoadError(f"no trained weights ship for {spec} x{scale} yet")
-    return card
+    if spec not in NETWORKS or sr_only and NETWORKS[spec].task != "sr":
+        kind = "an SR network name" if sr_only else "a network name"
+        raise LoadError(f"{spec!r} is neither {kind} nor a model card .json")
+    config = network_config(spec, scale)
+    found = model_card.shipped(config)
+    if found is None:
+        raise LoadError(f"no trained weights ship for {spec} x{config.scale} yet")
+    return found
