@@ -31,6 +31,7 @@ from converters.tflite import with_fixed_shape
 #: Largest PSNR difference (dB) between the runtimes of one model on one set that passes.
 AGREEMENT_DB = 0.01
 RUNTIMES = ("Keras", "LCE .tflite", ".onnx")
+TASK_NAMES = {"sr": "SR", "denoise": "denoising", "jpeg": "JPEG"}
 
 #: The papers' figures for the same networks, by (network, level): (PSNR, SSIM), None where
 #: this project has no verified source. The papers train on DIV2K (800 2K images) for 300k steps.
@@ -143,4 +144,22 @@ def table(models, first_rows, sets, degradation):
         lines.append(_row("", "", "gap (Keras - paper)", *(
             f"{m['results']['Keras'][s]['psnr'] - p[0]:+.2f}" if p[0] is not None else "-"
             for s, p in zip(sets, published))))
+    return "\n".join(lines)
+
+
+def summary(tables):
+    """Markdown, one row per model of ``tables`` (the ``"tables"`` of ``tools/results.py``'s
+    JSON): its task, its training (steps, hours, and the GPU where it names one) and its Keras
+    PSNR on each set, beside the baseline's."""
+    lines = [_row("model", "task", "trained", "PSNR (dB)", "baseline"), _row(*["---"] * 5)]
+    for t in tables.values():
+        degradation = Degradation(t["task"], t["level"])
+        base = ", ".join(f"{t['baseline'][s]['psnr']:.2f}" for s in t["sets"])
+        for label, m in t["models"].items():
+            device = m.get("device") or ""
+            trained = f"{m['steps']} steps, {m['hours']:.1f} h" + (f", {device.split(': ', 1)[1]}"
+                                                                  if device.startswith("cuda: ") else "")
+            lines.append(_row(label, f"{TASK_NAMES[degradation.task]} {degradation.label}", trained,
+                              ", ".join(f"{s} {m['results']['Keras'][s]['psnr']:.2f}" for s in t["sets"]),
+                              f"{BASELINES[degradation.task]} {base}"))
     return "\n".join(lines)

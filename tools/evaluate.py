@@ -39,7 +39,7 @@ from lce_models.models import NETWORKS, model_card
 from lce_models.runtimes import loader
 from lce_models.upscaling import tiling
 
-from converters import cache
+from converters import cache, quality
 
 
 class Candidate:
@@ -61,7 +61,7 @@ def label(spec, config, fresh=False):
     """The row label of a network name or card: the card, or its shipped (or untrained) weights."""
     if Path(spec).suffix.lower() == ".json":
         return f"{config.name}_x{config.scale} ({spec})"
-    return f"{config.name} (untrained)" if fresh else f"{config.name} x{config.scale} (shipped)"
+    return f"{config.name} (untrained)" if fresh else f"{quality.label_of(config)} (shipped)"
 
 
 def fast_candidate(spec, args):

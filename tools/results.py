@@ -7,7 +7,8 @@ its LCE .tflite in LCE's interpreter (converted at each input image size, so eve
 whole) and as its .onnx in onnxruntime. The three must agree within 0.01 dB on every set, else
 the tables are still printed and the exit status is 1. Beside them: the task's baseline
 (bicubic, the noisy input, the JPEG input), the paper's figures where this project has a
-source for them, the gap, and the steps and hours of training from the model card.
+source for them, the gap, and the steps and hours of training from the model card. Last, the
+same in brief: one row per model, its Keras figures beside the baseline's (the README's table).
 
 Examples:
   python tools/results.py --json docs/results.json --markdown docs/results.md
@@ -51,7 +52,7 @@ def figures(model, card, sets, degradation, args, earlier):
     else:
         results = quality.measure(model, sets, degradation, args.threads, args.kernels, cli.log)
     return label, {"card": shown(card), "weights_sha256": digest, "steps": training.get("steps"),
-                   "hours": training.get("hours", float("nan")), "results": results,
+                   "hours": training.get("hours", float("nan")), "device": training.get("device"), "results": results,
                    "paper": quality.PAPER.get((config.name, degradation.level), {}).get("sets")}
 
 
@@ -105,6 +106,7 @@ def main(argv=None):
         failed += [(label, *d) for label, m in models.items() for d in quality.disagreements(m["results"])]
     text = "\n\n".join(texts)
     print(text)
+    print(f"\nIn brief (the README's table):\n{quality.summary(tables)}")
     if args.markdown:
         atomic_write(args.markdown, text + "\n")
     if args.json:
