@@ -332,6 +332,12 @@ def test_gpu_train_runs_its_jobs_in_turn_and_resumes_them(tmp_path):
     assert both.stdout.count(": stopped after") == 2
     rows = {line.split()[0]: line.split() for line in both.stdout.splitlines() if line.startswith("bbcu-")}
     assert rows["bbcu-m_x2"][1:3] == ["7", "14"] and rows["bbcu-car_q10"][1:3] == ["7", "14"]
-    # a job's failure in its process is the tool's one-line error
-    refused = run_without_tensorflow([*argv, "--patch", "6", "--side-by-side"], tmp_path, "gpu_train")
-    assert refused.returncode == 2 and "holds another run" in refused.stderr and "Traceback" not in refused.stderr
+    # a job that fails in its process is said at once, the others go on, and the tool ends with one line
+    (tmp_path / "gpu" / "bbcu-dn_s25").mkdir()
+    (tmp_path / "gpu" / "bbcu-dn_s25" / "run.json").write_text("{}")
+    mixed = run_without_tensorflow([*argv, "--jobs", "bbcu-dn_s25,bbcu-m_x2", "--steps", "9", "--side-by-side"],
+                                   tmp_path, "gpu_train")
+    assert mixed.returncode == 2 and "Traceback" not in mixed.stderr
+    assert "error: bbcu-dn_s25:" in mixed.stderr and "holds another run" in mixed.stderr.splitlines()[-1]
+    assert "bbcu-m_x2: stopped after" in mixed.stdout
+    assert checkpoint.read(tmp_path / "gpu" / "bbcu-m_x2" / "net_g_latest.pth")[2]["training"]["steps"] == 9

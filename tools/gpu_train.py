@@ -71,7 +71,8 @@ def summary(job, out):
 
 
 def in_turn(args, plan, out, began):
-    """Each job with an equal share of what is left of the budget when its turn comes."""
+    """Each job with an equal share of what is left of the budget when its turn comes. The first
+    failure ends the window (raised), so none is left to return."""
     for i, job in enumerate(args.jobs):
         left = args.minutes - (time.monotonic() - began) / 60
         if left <= 0:
@@ -81,20 +82,30 @@ def in_turn(args, plan, out, began):
         print(f"{job.name}: up to {share:.1f} min", flush=True)
         runs.train_job(job, out, plan, args.device, not args.no_progress, share, runs.speed_of(args), args.depth,
                        args.n_feats)
+    return []
 
 
 def side_by_side(args, plan, out, began):
     """Every job at once, each in a process of its own (spawned: CUDA does not survive a fork)
-    with what is left of the budget and an equal part of the CPU threads."""
+    with what is left of the budget and an equal part of the CPU threads. A job that fails is
+    said at once and the others go on; returns the failures' one-line messages."""
     threads = max(1, (os.cpu_count() or 1) // len(args.jobs))
     minutes = args.minutes - (time.monotonic() - began) / 60
     print(f"{', '.join(job.name for job in args.jobs)}: side by side, up to {minutes:.1f} min each", flush=True)
+    failed = []
     with ProcessPoolExecutor(len(args.jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
         running = {pool.submit(runs.train_job, job, out, plan, args.device, False, minutes, runs.speed_of(args),
                                args.depth, args.n_feats, threads): job for job in args.jobs}
         for done in as_completed(running):
-            done.result()
-            print(f"{running[done].name}: stopped after {(time.monotonic() - began) / 60:.1f} min", flush=True)
+            name = running[done].name
+            try:
+                done.result()
+            except (ValueError, FileNotFoundError, RuntimeError) as e:
+                failed.append(f"{name}: {str(e).splitlines()[0]}")
+                cli.log(f"error: {failed[-1]}")
+                continue
+            print(f"{name}: stopped after {(time.monotonic() - began) / 60:.1f} min", flush=True)
+    return failed
 
 
 @cli.main
@@ -104,7 +115,7 @@ def main(argv=None):
     try:
         plan = TrainingPlan(steps=args.steps, batch_size=args.batch_size, patch=args.patch,
                             save_every=args.save_every, data=tuple(str(f) for f in training_folders(args.train)))
-        (side_by_side if args.side_by_side else in_turn)(args, plan, out, began)
+        failed = (side_by_side if args.side_by_side else in_turn)(args, plan, out, began)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         raise cli.UserError(str(e).splitlines()[0]) from None
     done = [job for job in args.jobs if (out / job.name / "net_g_latest.pth").is_file()]
@@ -114,6 +125,8 @@ def main(argv=None):
     print("\nbring them home (check each with tools/evaluate.py --model imported/<card> before shipping it):")
     for job in done:
         print("\n".join(f"  {command}" for command in job.home_commands(out)))
+    if failed:
+        raise cli.UserError(f"{len(failed)} of {len(args.jobs)} jobs failed, the first: {failed[0]}")
     return 0
 
 
