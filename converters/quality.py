@@ -105,7 +105,7 @@ def measure(model, sets, degradation, threads=2, kernels="default", log=None):
 
 def baseline_rows(sets, degradation, channels=3):
     """{set: {"psnr", "ssim"}} of the task's baseline (``protocol.baseline``)."""
-    restore = baseline(degradation)
+    restore = baseline(degradation.task, degradation.multiple)
     return {s: {k: v for k, v in evaluate(restore, s, degradation, channels).items() if k in ("psnr", "ssim")}
             for s in sets}
 

@@ -73,7 +73,7 @@ def test_a_denoiser_gets_a_table_of_its_own(tmp_path, capsys):
         Image.open(SET5 / "HR" / name).convert("RGB").crop((0, 0, 64, 48)).save(clean / name)
     assert tool("results")(["--models", str(card), "--sets", str(clean), "--json", str(tmp_path / "r.json")]) == 0
     table = json.loads((tmp_path / "r.json").read_text())["tables"]["denoise sigma 15"]
-    noisy = evaluate(baseline(Degradation("denoise", 15)), str(clean), Degradation("denoise", 15))["psnr"]
+    noisy = evaluate(baseline("denoise"), str(clean), Degradation("denoise", 15))["psnr"]
     assert table["baseline"][str(clean)]["psnr"] == pytest.approx(noisy)
     assert set(table["models"]["bbcu-dn"]["results"]) == set(quality.RUNTIMES)
     assert "| noisy input | - | - |" in capsys.readouterr().out
@@ -94,7 +94,8 @@ def test_a_shipped_model_clears_its_floor_and_its_card(card):
     if degradation.task == "sr":  # Keras on Set5's small images
         set_name, floor = FLOORS.get(card.stem, ("Set5", None))
         psnr = evaluate(keras_restorer(model), set_name, degradation)["psnr"]
-        floor = floor or evaluate(baseline(degradation), set_name, degradation)["psnr"] + FLOOR_DB
+        bicubic = baseline(degradation.task, degradation.multiple)
+        floor = floor or evaluate(bicubic, set_name, degradation)["psnr"] + FLOOR_DB
     else:  # whole sets of large images: the fast exact runtime (Keras where there is none)
         set_name, floor = FLOORS[card.stem]
         fast = cache.fast_runtime(str(card), threads=2)

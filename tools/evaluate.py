@@ -25,15 +25,7 @@ from pathlib import Path
 
 from lce_models import cli
 from lce_models.data.degradations import Degradation
-from lce_models.evaluation.protocol import (
-    BASELINES,
-    DEFAULT_SETS,
-    bicubic,
-    evaluate,
-    identity,
-    keras_restorer,
-    set_folders,
-)
+from lce_models.evaluation.protocol import BASELINES, DEFAULT_SETS, baseline, evaluate, keras_restorer, set_folders
 from lce_models.files import atomic_write
 from lce_models.models import NETWORKS, model_card
 from lce_models.runtimes import loader
@@ -139,8 +131,7 @@ def main(argv=None):
     args.scale = args.scale or 4
     task = model.task if model else "sr"
     channels = model.channels if model else 3
-    first = Candidate(BASELINES[task], "", task, channels, args.scale,
-                      bicubic(args.scale) if task == "sr" else identity)
+    first = Candidate(BASELINES[task], "", task, channels, args.scale, baseline(task, args.scale))
     rows = [first] + ([model] if model else [])
     sets = (args.sets or DEFAULT_SETS[task]).split(",")
     try:

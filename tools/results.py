@@ -39,14 +39,14 @@ def shown(path):
 
 def figures(model, card, sets, degradation, args, earlier):
     """A model's row group: its card's facts and its figures, measured or, with --reuse, those
-    of the earlier --json file when its weights, sets and kernels are unchanged."""
+    of the earlier --json file's ``earlier`` tables (measured with the same kernels) when its
+    weights and sets are unchanged."""
     config, training = model.config, model.card.get("training", {})
     label = quality.label_of(config)
     cli.log(f"{label} ({card})")
     digest = hashlib.sha256(model_card.read(card)[1].read_bytes()).hexdigest()
     before = earlier.get(table_key(degradation), {}).get("models", {}).get(label, {})
-    if (before.get("weights_sha256") == digest and list(before.get("results", {}).get("Keras", {})) == sets
-            and args.kernels == args.earlier_kernels):
+    if before.get("weights_sha256") == digest and list(before.get("results", {}).get("Keras", {})) == sets:
         cli.log(f"  unchanged since {args.json}: its figures are reused")
         results = before["results"]
     else:
@@ -80,7 +80,7 @@ def main(argv=None):
     if args.reuse and not args.json:
         raise cli.UserError("--reuse reads the --json file: give --json")
     earlier = json.loads(Path(args.json).read_text()) if args.reuse and Path(args.json).is_file() else {}
-    args.earlier_kernels = earlier.get("kernels")
+    earlier = earlier.get("tables", {}) if earlier.get("kernels") == args.kernels else {}
 
     cards = [loader.card(s) for s in args.models.split(",")] if args.models else model_card.shipped_cards()
     if not cards:
@@ -97,7 +97,7 @@ def main(argv=None):
     tables, texts, failed = {}, [], []
     for degradation, members in groups.items():
         sets = (args.sets or DEFAULT_SETS[degradation.task]).split(",")
-        models = dict(figures(model, card, sets, degradation, args, earlier.get("tables", {}))
+        models = dict(figures(model, card, sets, degradation, args, earlier)
                       for model, card in members)
         first = quality.baseline_rows(sets, degradation, members[0][0].config.channels)
         texts.append(quality.table(models, first, sets, degradation))

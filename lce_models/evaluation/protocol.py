@@ -50,10 +50,10 @@ def identity(degraded):
     return degraded
 
 
-def baseline(degradation):
-    """The baseline restorer of ``degradation``: bicubic enlargement for SR, else the degraded
-    input itself."""
-    return bicubic(degradation.multiple) if degradation.task == "sr" else identity
+def baseline(task, scale=1):
+    """The baseline restorer of ``task``: bicubic enlargement by ``scale`` for SR, else the
+    degraded input itself."""
+    return bicubic(scale) if task == "sr" else identity
 
 
 def keras_restorer(model):
