@@ -1,6 +1,6 @@
 """BBCU units in Keras against a plain-numpy transcription of the paper's equations."""
 
-from lce_models.models.units import BBCU, PADDINGS, PARTS, VARIANTS
+from lce_models.models.units import BBCU, PADDINGS, PARTS, VARIANTS, binary_conv
 
 import numpy as np
 import pytest
@@ -103,3 +103,17 @@ def test_only_v1_has_batchnorm_and_options_are_checked():
         BBCU(variant="v5")
     with pytest.raises(ValueError, match="padding"):
         BBCU(padding="reflect")
+
+
+@pytest.mark.parametrize("padding", sorted(PADDINGS))
+def test_binary_sums_are_exact(padding, rng):
+    """Each output of a binary conv is its integer sum of +-1 products times alpha, rounded once,
+    however TensorFlow orders the sum: what LCE and the bit-packed kernels compute. (With
+    +-alpha weights, as larq's QuantConv2D convolves, 576-term float sums round on the way.)"""
+    layer = binary_conv(64, padding)
+    x = rng.normal(size=(1, 12, 12, 64)).astype(np.float32)
+    y = layer(x).numpy()
+    kernel = layer.kernel.numpy()
+    alpha = np.abs(layer.kernel_quantizer(kernel).numpy()).max(axis=(0, 1, 2))
+    sums = np_binary_conv(x[0].astype(np.float64), sign(kernel), PADDINGS[padding])  # +-1 weights: alpha = 1
+    np.testing.assert_array_equal(y[0], sums.astype(np.float32) * alpha)

@@ -38,9 +38,10 @@ BN placement
 
 Gradients pass the signs straight through (larq's ``ste_sign``, clipped at |x| = 1), E(|W_n|)
 and solved coefficients are held out of the gradient. At inference every accumulated weight is
-a constant: ``lce_models.models.freezing.freeze`` replaces each ``BAMConv2D`` by a plain larq ``QuantConv2D`` holding
-E(|W_n|) * Sign(...), which ``magnitude_aware_sign`` leaves unchanged, so the LCE converter
-makes one ``LceBconv2d`` of it, and tf2onnx one ``Conv`` with folded weights.
+a constant: ``lce_models.models.freezing.freeze`` replaces each ``BAMConv2D`` by a plain
+``BinaryConv2D`` holding E(|W_n|) * Sign(...), which ``magnitude_aware_sign`` leaves
+unchanged, so the LCE converter makes one ``LceBconv2d`` of it, and tf2onnx one ``Conv`` with
+folded weights.
 
 Measured caveat (docs/models.md, "Sign flips cascade"): a full-depth BSRN turns the rare sign that
 float rounding flips between TensorFlow and LCE into a cascade over its 120 binary steps,
@@ -51,6 +52,7 @@ from dataclasses import asdict, dataclass, fields
 from types import SimpleNamespace
 
 from lce_models.models import quantizers
+from lce_models.models.bconv import BinaryConv2D
 from lce_models.models.layers import register
 from lce_models.models.units import PADDINGS
 
@@ -140,7 +142,7 @@ def _fit_shape(kernel, shape, how):
     return tf.reduce_mean(kernel, axis=(0, 1), keepdims=True)
 
 
-class BAMConv2D(lq.layers.QuantConv2D):
+class BAMConv2D(BinaryConv2D):
     """Binary convolution whose weight accumulates those of ``sources`` (paper Eq. 3-6).
 
     The input is binarized by ``approx_sign`` like every binary conv of the package; the
@@ -220,8 +222,8 @@ class BAMConv2D(lq.layers.QuantConv2D):
         return super().convolution_op(inputs, self.effective_kernel())
 
     def frozen(self):
-        """A plain binary ``QuantConv2D`` of the same shape and name, for ``freezing.freeze``."""
-        return lq.layers.QuantConv2D(
+        """A plain ``BinaryConv2D`` of the same shape and name, for ``freezing.freeze``."""
+        return BinaryConv2D(
             self.filters,
             self.kernel_size,
             padding="same",

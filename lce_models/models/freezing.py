@@ -4,7 +4,7 @@ Two kinds of binary convolution compute their binary weight in a way the convert
 see: BSRN's bit accumulation (``lce_models.models.bam``) and the custom gradient estimators and
 balanced weights of ``lce_models.models.quantizers``. At inference both weights are constants
 (+-alpha per output channel) and both input signs are larq's sign, so each such conv is
-replaced by a plain ``QuantConv2D`` with larq's default quantizers holding the weight it
+replaced by a plain ``BinaryConv2D`` with larq's default quantizers holding the weight it
 uses: ``magnitude_aware_sign`` leaves +-alpha unchanged, the outputs are the same (to float
 rounding: the graphs differ), and LCE makes one ``LceBconv2d`` of it (tf2onnx one ``Conv``
 with folded weights). The custom
@@ -14,6 +14,7 @@ makes LCE's SavedModel path fail and fall back to a GraphDef conversion.
 
 from lce_models.models import quantizers
 from lce_models.models.bam import BAMConv2D
+from lce_models.models.bconv import BinaryConv2D
 
 import larq as lq
 import tensorflow as tf
@@ -32,7 +33,7 @@ def _plain(layer):
     """The plain twin of a custom binary conv, and the weights it takes."""
     if isinstance(layer, BAMConv2D):
         return layer.frozen(), [layer.effective_kernel().numpy()]
-    twin = lq.layers.QuantConv2D(
+    twin = BinaryConv2D(
         layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding,
         pad_values=layer.pad_values, dilation_rate=layer.dilation_rate, use_bias=layer.use_bias,
         input_quantizer=quantizers.ACTIVATION_QUANTIZER if layer.input_quantizer is not None else None,

@@ -34,6 +34,7 @@ import logging
 from dataclasses import dataclass
 
 from lce_models.models import quantizers
+from lce_models.models.bconv import BinaryConv2D
 from lce_models.models.layers import (
     ChannelAttention,
     ChannelGroupMean,
@@ -44,7 +45,6 @@ from lce_models.models.layers import (
     SpatialAttention,
 )
 
-import larq as lq
 import tf_keras as keras
 
 # The reference code binarizes weights without clipping them (the clipped STE alone keeps them
@@ -123,7 +123,7 @@ def binary_conv(filters, padding="zero", name=None, options=UnitOptions(), bias=
 
     Initialised like ``torch.nn.Conv2d`` (uniform, bound 1/sqrt(fan_in)), as the reference is.
     """
-    return lq.layers.QuantConv2D(
+    return BinaryConv2D(
         filters,
         3,
         padding="same",
