@@ -10,6 +10,7 @@ layers of the Keras model.
 from lce_models.models import build_model
 from lce_models.models.complexity import is_binary_conv
 from lce_models.models.freezing import freeze
+from lce_models.models.layers import BicubicUpscale
 from lce_models.runtimes.flatbuffer import BUILTIN_NAMES, LCE_CUSTOM_OPS, op_census
 
 import larq_compute_engine as lce
@@ -60,7 +61,8 @@ def expected_convolutions(model):
     # submodules: the convs inside float layers too (SpatialAttention's)
     convs = [layer for layer in model.submodules if isinstance(layer, keras.layers.Conv2D)]
     binary = sum(is_binary_conv(layer) for layer in convs)
-    return binary, len(convs) - binary
+    enlargements = sum(isinstance(layer, BicubicUpscale) for layer in model.submodules)  # one fixed conv each
+    return binary, len(convs) - binary + enlargements
 
 
 def check_lowering(model, census):

@@ -202,6 +202,16 @@ def test_complexity_reproduces_paper_table_3(name, kparams, gmacs):
     assert c.macs / 1e9 == pytest.approx(gmacs, rel=0.005)
 
 
+def test_vdsr_bam_counts_as_vdsr():
+    """Table 3's VDSR_BAM figures are not at hand; its topology is checked against VDSR's own
+    (Kim et al., CVPR 2016, on luma): 665K conv parameters and 612.6G multiply-accumulates for
+    a 1280x720 output (the figures of the CARN paper's Table 2), binary weights at full count."""
+    c = count(build_model(NetworkConfig("vdsr-bam", 4, channels=1), PAPER_INPUT, batch_size=1))
+    biases = 64 + 1  # of the two float convs (the binary ones have none)
+    assert round((c.float_conv_params - biases + c.binary_params) / 1e3) == 665
+    assert round(c.macs / 1e9, 1) == 612.6
+
+
 @pytest.mark.parametrize(
     "config,message",
     [
@@ -212,6 +222,7 @@ def test_complexity_reproduces_paper_table_3(name, kparams, gmacs):
         (NetworkConfig("srresnet-bam", padding="reflect"), "unknown padding"),
         (NetworkConfig("bsrn", global_residual="nearest"), "global_residual must be one of"),
         (NetworkConfig("bbcu-l", global_residual="none"), "always adds the bilinear"),
+        (NetworkConfig("vdsr-bam", global_residual="bilinear"), "always adds the bicubic"),
         (NetworkConfig("bbcu-dn", global_residual="bilinear"), "no global_residual"),
     ],
 )
@@ -251,7 +262,7 @@ def test_global_residual_adds_the_bilinear_upscale(name, residual, rng):
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("name,binary_convs", [("bsrn", 120), ("srresnet-bam", 32)])
+@pytest.mark.parametrize("name,binary_convs", [("bsrn", 120), ("srresnet-bam", 32), ("vdsr-bam", 18)])
 def test_whole_network_converts_and_agrees_on_a_real_image(name, binary_convs):
     """The whole-network conversion guarantee, at full depth, through ``convert_checked`` (which
     freezes). For bsrn it holds with its default k = 130; with the paper's k = 1 rounding-level

@@ -1,8 +1,18 @@
 """The float layers around the binary convolutions, against hand-computed values."""
 
-from lce_models.models.layers import ChannelGroupMean, ChannelRepeat, LearnableBias, PixelShuffle, RPReLU
+from lce_models.data.degradations import Degradation
+from lce_models.evaluation.protocol import evaluate
+from lce_models.models.layers import (
+    BicubicUpscale,
+    ChannelGroupMean,
+    ChannelRepeat,
+    LearnableBias,
+    PixelShuffle,
+    RPReLU,
+)
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 
@@ -49,3 +59,11 @@ def test_channel_group_mean_uneven_groups():
     # groups i * 2 // 5 = (0, 0, 0, 1, 1)
     np.testing.assert_allclose(ChannelGroupMean(2)(x).numpy().ravel(), [2.0, 15.0])
     np.testing.assert_allclose(ChannelGroupMean(1)(x).numpy().ravel(), [7.2])
+
+
+@pytest.mark.parametrize("scale,psnr,ssim", [(3, 30.39, 0.8678), (4, 28.42, 0.8101)])
+def test_bicubic_upscale_is_matlabs(scale, psnr, ssim):
+    """The in-graph enlargement reproduces the data's MATLAB bicubic check figures (Set5, Y)."""
+    layer = BicubicUpscale(scale)
+    result = evaluate(lambda lr: np.clip(layer(lr[None]).numpy()[0], 0, 1), "Set5", Degradation("sr", scale))
+    assert result["psnr"] == pytest.approx(psnr, abs=0.01) and result["ssim"] == pytest.approx(ssim, abs=0.0005)

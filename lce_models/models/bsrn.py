@@ -1,11 +1,11 @@
 """The networks of BSRN (Xin et al., ECCV 2020) with bit accumulation (``bam``): BSRN itself and
-SRResNet_BAM, on an EDSR-style float skeleton."""
+SRResNet_BAM, on an EDSR-style float skeleton, and VDSR_BAM on the bicubic enlargement."""
 
 from dataclasses import replace
 
 from lce_models.models import bam
 from lce_models.models.common import float_conv, global_residual, upsample_factors
-from lce_models.models.layers import PixelShuffle
+from lce_models.models.layers import BicubicUpscale, PixelShuffle
 from lce_models.models.registry import GLOBAL_RESIDUALS, ConfigurationError, Family, register
 from lce_models.models.units import PADDINGS
 
@@ -40,6 +40,21 @@ class BAMFamily(Family):
 
 
 BAM_FAMILY = BAMFamily()
+
+
+class EnlargedInputFamily(BAMFamily):
+    """BAM networks that restore the bicubic enlargement of the image (VDSR's design): what
+    they add to their prediction is that enlargement, always."""
+
+    legacy_global_residual = None
+
+    def global_residual(self, config):
+        if config.global_residual not in (None, "bicubic"):
+            raise ConfigurationError(f"{config.name} always adds the bicubic enlargement it restores")
+        return "bicubic"
+
+
+ENLARGED_INPUT_FAMILY = EnlargedInputFamily()
 
 
 def edsr_network(image, c, body, head_size, activation):
@@ -91,3 +106,25 @@ def srresnet_bam(image, config):
         return keras.layers.PReLU(shared_axes=[1, 2], name=name)
 
     return edsr_network(image, config, body, head_size=9, activation=prelu)
+
+
+@register("vdsr-bam", task="sr", family=ENLARGED_INPUT_FAMILY, description="VDSR with bit accumulation", depth=9,
+          k=130.0)
+def vdsr_bam(image, config):
+    """VDSR_BAM (Xin et al., ECCV 2020, Table 3): VDSR (Kim et al., CVPR 2016) with its 18 inner
+    3x3 convs binarized as BAM steps; float first conv + ReLU and last conv. VDSR restores the
+    bicubic enlargement of the image and adds it to its prediction (residual learning); here
+    the enlargement is in the graph (``BicubicUpscale``, MATLAB's), so the network takes the
+    LR image like every SR network of the package. ``depth`` counts pairs of steps that
+    accumulate together, as SRResNet_BAM's residual blocks do (VDSR has no blocks and the
+    paper does not say how its steps group)."""
+    options = bam.BAMOptions(**config.bam_options)
+    x = BicubicUpscale(config.scale, name="bicubic")(image)
+    x = keras.layers.Rescaling(config.k, name="align_in")(x) if config.k != 1 else x
+    feat = keras.layers.ReLU(name="head_relu")(float_conv(config.n_feats, "head_conv")(x))
+    for b in range(config.depth):
+        group, name = bam.Group(), f"pair{b + 1:02d}"
+        for i in (1, 2):
+            feat = bam.BAMStep(3, options, config.padding, name=f"{name}_conv{i}")(feat, group)
+    out = keras.layers.Add(name="global_residual")([float_conv(config.channels, "last_conv")(feat), x])
+    return keras.layers.Rescaling(1.0 / config.k, name="align_out")(out) if config.k != 1 else out

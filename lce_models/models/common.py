@@ -16,15 +16,6 @@ def float_conv(filters, name, use_bias=True, size=3):
     )
 
 
-def _lrelu(name):
-    return keras.layers.LeakyReLU(0.1, name=name)
-
-
-def _upsample_factors(scale):
-    # x4 is two x2 stages, as in the reference code; x2 and x3 one stage.
-    return (2, 2) if scale == 4 else (scale,)
-
-
 def lrelu(name):
     return keras.layers.LeakyReLU(0.1, name=name)
 

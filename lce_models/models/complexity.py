@@ -9,7 +9,7 @@ BBCU (Xia et al., ICLR 2023, Table 1) follows Bi-Real Net / ReActNet:
 Both are taken at an LR input of 320x180 (a 1280x720 x4 output). Per-channel float parameters
 around the binary convolutions (RSign shifts, RPReLU, BatchNorm) are not in the papers'
 figures; they are reported apart as ``other_params``. Element-wise ops, pixel shuffle and the
-bilinear residual are not counted, as in the papers.
+bilinear residual (or VDSR's bicubic enlargement) are not counted, as in the papers.
 
 BSRN (Xin et al., ECCV 2020, Table 3) counts every weight and every multiply-accumulate at
 full size, binary or not: ``macs`` and ``trainable_params`` (what PyTorch's ``parameters()``

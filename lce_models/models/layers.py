@@ -204,3 +204,53 @@ class Gain(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "initial": self.initial}
+
+
+def keys_cubic(x, a=-0.5):
+    """Keys' cubic convolution kernel (IEEE TASSP 1981), MATLAB ``imresize``'s ``bicubic``."""
+    x = np.abs(x)
+    near = (a + 2) * x**3 - (a + 3) * x**2 + 1
+    far = a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a
+    return np.where(x <= 1, near, np.where(x < 2, far, 0.0))
+
+
+def bicubic_phases(scale):
+    """(scale, 5) taps: output phase p of an enlargement by ``scale`` reads input pixels
+    i - 2 .. i + 2 of its source pixel i with these weights (MATLAB's half-pixel centres: the
+    output pixel sits at i + (p + 0.5) / scale - 0.5)."""
+    offsets = (np.arange(scale) + 0.5) / scale - 0.5
+    return keys_cubic(np.arange(-2, 3)[None, :] - offsets[:, None])
+
+
+@register
+class BicubicUpscale(keras.layers.Layer):
+    """MATLAB's ``imresize(x, scale, 'bicubic')`` enlargement inside the graph, in float (no
+    rounding to 8 bits between the passes): (H, W, C) -> (scale*H, scale*W, C).
+
+    An integer enlargement is ``scale**2`` fixed 5x5 filters, one per output phase, then
+    ``depth_to_space``; the border is replicated, as MATLAB clamps indices that leave the
+    image. So it lowers to TFLite builtins (CONCATENATION, CONV_2D, DEPTH_TO_SPACE), which a
+    resize op with Keys' kernel is not; its filters are constants, not weights.
+    """
+
+    def __init__(self, scale, **kwargs):
+        super().__init__(**{"trainable": False, **kwargs})
+        self.scale = int(scale)
+
+    def build(self, input_shape):
+        c, s = input_shape[-1], self.scale
+        taps = bicubic_phases(s)
+        phase = np.einsum("pi,qj->ijpq", taps, taps).reshape(5, 5, s * s)  # (dy, dx) phases, depth_to_space order
+        kernel = np.zeros((5, 5, c, s * s, c), np.float32)
+        for ch in range(c):
+            kernel[:, :, ch, :, ch] = phase
+        self.kernel = tf.constant(kernel.reshape(5, 5, c, s * s * c))
+        super().build(input_shape)
+
+    def call(self, x):
+        rows = tf.concat([x[:, :1], x[:, :1], x, x[:, -1:], x[:, -1:]], axis=1)
+        padded = tf.concat([rows[:, :, :1], rows[:, :, :1], rows, rows[:, :, -1:], rows[:, :, -1:]], axis=2)
+        return tf.nn.depth_to_space(tf.nn.conv2d(padded, self.kernel, 1, "VALID"), self.scale)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}

@@ -29,6 +29,10 @@ srresnet-bam   SR x2/x3/x4           SRResNet_BAM of the same paper: 9x9 float h
                                      16 residual blocks of two 3x3 BAM steps (accumulating
                                      within the block), float conv + long skip, conv +
                                      pixel-shuffle + PReLU upsampler, 9x9 float last conv
+vdsr-bam       SR x2/x3/x4           VDSR_BAM of the same paper: MATLAB's bicubic enlargement
+                                     in the graph, float conv + ReLU, 9 pairs of 3x3 BAM steps
+                                     (18 binary convs, accumulating within the pair), float
+                                     last conv, plus the enlargement (VDSR's residual)
 =============  ====================  =========================================================
 
 The BAM networks of the paper are EDSR-style (``global_residual="none"``): with the paper's
@@ -39,8 +43,9 @@ trains faster and keeps the LCE flatbuffer within 50 dB of Keras, which k = 1 do
 (docs/models.md, "Sign flips cascade in full-depth BSRN"). The BAM networks add the bilinear upscaled
 input to their output, as BBCU does (``global_residual="none"`` is the paper's): from scratch
 on T91 + BSD200 (batch 8, LR patch 24), ``bsrn`` x4 reached 29.29 dB on Set5 after 100 steps
-with it and 24.94 dB without, below bicubic; ``training/README.md`` has the runs. VDSR_BAM is not offered: VDSR
-works on a bicubic-upscaled input, and TFLite has no bicubic resize to put inside the graph.
+with it and 24.94 dB without, below bicubic; ``training/README.md`` has the runs. VDSR_BAM
+restores a bicubic enlargement; TFLite has no bicubic resize, so ``layers.BicubicUpscale``
+makes it of builtins (fixed filters and depth-to-space), and the network takes the LR image.
 
 Models take float32 images in [0, 1], NHWC, and return the same.
 """
@@ -145,10 +150,12 @@ class NetworkConfig:
     uses residual alignment (paper Sec. 3.2), else 1. ``bam_options`` overrides fields of the
     variant's ``BAMOptions`` (resolved to all of them). ``global_residual`` is what an SR
     network adds to its prediction: ``"bilinear"``, the upscaled input (BBCU SR, srresnet-fp
-    and, by default, the BAM networks), or ``"none"`` (EDSR-style, the BAM papers' networks).
+    and, by default, the BAM networks), ``"none"`` (EDSR-style, the BAM papers' networks) or
+    ``"bicubic"`` (VDSR_BAM, which restores the bicubic enlargement).
     ``unit_options`` overrides fields of a BBCU network's ``UnitOptions`` (estimators,
     balanced weights, attention; resolved to all of them). ``depth`` counts blocks of two units
-    for BBCU SR, units for DnCNN, HPB blocks for BSRN, residual blocks for SRResNet_BAM.
+    for BBCU SR, units for DnCNN, HPB blocks for BSRN, residual blocks for SRResNet_BAM, pairs
+    of steps for VDSR_BAM.
     """
 
     name: str
