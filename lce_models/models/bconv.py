@@ -5,12 +5,13 @@ Both are the same in exact arithmetic, and the kernel quantizer is unchanged (la
 ``magnitude_aware_sign`` or ``quantizers.BinaryWeight``: alpha * sign(W) per output channel).
 In float32 they differ: a convolution of +-1 inputs with +-alpha weights rounds its sums of up
 to 9 * C_in terms along the way, in an order each runtime chooses, while sums of +-1 terms are
-exact integers in any order. LCE's ``LceBconv2d`` and the bit-packed graph compute the exact
-sum times alpha, so with this form Keras computes what they compute, and the sign flips that
-rounded sums caused downstream (a binarized value within rounding of zero) are gone
-(docs/conversion.md). LCE folds the multiply into the ``LceBconv2d``'s post-activation
-multiplier, so its graph is unchanged; tf2onnx folds it into the ``Conv`` weights (+-alpha), so
-the float ``.onnx`` still rounds its sums.
+exact integers in any order. This form is what the bit-packed graph computes (popcounts,
+then times alpha); LCE counts exactly too, then applies a float output transform about an ulp
+of 9 * C_in * alpha away. So Keras no longer adds its own rounding of the sums to the float
+noise behind sign flips (docs/conversion.md, "Where the flips come from"). LCE folds the
+multiply into the ``LceBconv2d``'s post-activation multiplier, so its graph is unchanged;
+tf2onnx folds it into the ``Conv`` weights (+-alpha), so the float ``.onnx`` still rounds its
+sums.
 """
 
 from lce_models.models.layers import register
