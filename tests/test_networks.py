@@ -3,6 +3,7 @@
 from dataclasses import asdict
 
 from lce_models.models import NETWORKS, NetworkConfig, build_model
+from lce_models.models.bconv import BinaryConv2D
 from lce_models.models.complexity import PAPER_INPUT, count
 from lce_models.models.registry import ConfigurationError
 from lce_models.models.units import UnitOptions
@@ -54,7 +55,7 @@ def test_bad_configurations_are_one_clear_error(config, message):
 def test_binary_layers_per_network():
     def binary_convs(name, scale):
         model = build_model(NetworkConfig(name, scale))
-        return sum(layer.__class__.__name__ == "QuantConv2D" for layer in model.layers)
+        return sum(isinstance(layer, BinaryConv2D) for layer in model.layers)
 
     assert binary_convs("bbcu-l", 4) == 32
     assert binary_convs("bbcu-m", 4) == 32 + 2 + 1  # body, two BBCU-U, binary HR conv

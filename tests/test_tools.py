@@ -236,4 +236,6 @@ def test_complexity_prints_both_papers_conventions(capsys):
     rows = {tuple(r.split(" | ")[:2]): r for r in capsys.readouterr().out.splitlines()}
     assert "127.9 G / 1547 K" in rows[("| srresnet-bam", "x4")]
     assert "3.95 G / 51 K" in rows[("| bbcu-m", "x4")]
-    assert tool("complexity")(["--models", "vdsr-bam"]) == 2
+    assert tool("complexity")(["--models", "edsr"]) == 2
+    captured = capsys.readouterr()
+    assert "unknown network 'edsr'" in captured.err and captured.out == ""  # no half-printed table

@@ -38,14 +38,15 @@ def main(argv=None):
     p.add_argument("--input-size", type=cli.size, default=PAPER_INPUT, metavar="HxW",
                    help="LR input (default 180x320, the papers')")
     args = p.parse_args(argv)
+    names = args.models.split(",")
+    unknown = [name for name in names if name not in NETWORKS]
+    if unknown:
+        raise cli.UserError(f"unknown network {unknown[0]!r}; choose from {', '.join(NETWORKS)}")
     print("| network | scale | OPs (G) | Params (K) | binarized MACs | BBCU Table 1 OPs / Params "
           "| MACs (G) | trainable params (K) | BSRN Table 3 MACs / Params |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name in args.models.split(","):
-        spec = NETWORKS.get(name)
-        if spec is None:
-            raise cli.UserError(f"unknown network {name!r}; choose from {', '.join(NETWORKS)}")
-        for scale in spec.scales:
+    for name in names:
+        for scale in NETWORKS[name].scales:
             c = count(build_model(NetworkConfig(name, scale), args.input_size, batch_size=1))
             print(f"| {name} | x{scale} | {c.ops / 1e9:.2f} | {c.params / 1e3:.1f} | "
                   f"{c.binarized_ops_share:.1%} | {paper(PAPER_TABLE_1, (name, scale), 'G', 'K')} | "
