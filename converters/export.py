@@ -16,6 +16,7 @@ import numpy as np
 
 from converters import fastpath, tflite
 from converters import onnx as onnx_export
+from converters.emulation import emulate
 from converters.verify import run_tflite, sign_flip_share
 
 FORMATS = ("tflite", "onnx", "onnx-bitpacked")
@@ -31,6 +32,8 @@ class Artifact:
     seconds: float  # conversion wall time
     checks: dict = field(default_factory=dict)  # input label -> Agreement
     sign_flip_share: float | None = None
+    # a .tflite's agreement with Keras computing LCE's output transform (converters.emulation)
+    transform_checks: dict = field(default_factory=dict)
     memory: object = None  # a .tflite's arena.MemoryPlan, or why there is none (str)
 
     @property
@@ -48,6 +51,8 @@ class Artifact:
             "conversion_seconds": round(self.seconds, 2),
             "verification": {label: a.as_dict() for label, a in self.checks.items()},
             "sign_flip_share": self.sign_flip_share,
+            **({"verification_lce_transform": {label: a.as_dict() for label, a in self.transform_checks.items()}}
+               if self.transform_checks else {}),
             **({} if self.memory is None else {"memory_plan": self.memory.to_dict() if isinstance(
                 self.memory, MemoryPlan) else {"unavailable": self.memory}}),
         }
@@ -70,7 +75,8 @@ def export(model, fmt, references, threads=2, sign_flips=True, stage=lambda name
     """Convert ``model`` (built at a fixed shape, batch 1) to ``fmt`` and verify it against
     ``references`` (from ``keras_references``); raises ``ConversionError`` if the lowering
     checks fail. ``sign_flips``: for a ``.tflite``, also the share of binarized activations
-    whose sign differs from Keras's (one more conversion, of a probe model). ``stage`` is
+    whose sign differs from Keras's (one more conversion, of a probe model), and the agreement
+    with Keras computing LCE's output transform (``converters.emulation``). ``stage`` is
     called with each stage's name as it begins (``cli.Stages``). ``converted``: a ``.tflite``
     made before from this model (while sizing it): (flatbuffer, census of ``tflite.convert_checked``,
     seconds it took)."""
@@ -102,13 +108,19 @@ def export(model, fmt, references, threads=2, sign_flips=True, stage=lambda name
             artifact.memory = memory_plan(data)
         except ArenaError as e:  # the file is still good: say why its plan is missing
             artifact.memory = str(e)
+    outputs = {}
     for label, (x, expected) in references.items():
         stage(f"verifying against Keras on the {label} input")
-        artifact.checks[label] = agreement(expected, run(x))
+        outputs[label] = run(x)
+        artifact.checks[label] = agreement(expected, outputs[label])
     if fmt == "tflite" and sign_flips:
         stage("counting sign flips against Keras")
         first_input = next(iter(references.values()))[0]
         artifact.sign_flip_share = sign_flip_share(model, first_input, threads)
+        stage("comparing with Keras computing LCE's output transform")
+        lce_form = emulate(model)
+        artifact.transform_checks = {label: agreement(lce_form.predict(x, verbose=0), outputs[label])
+                                     for label, (x, _) in references.items()}
     return artifact
 
 

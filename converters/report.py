@@ -57,6 +57,8 @@ class ConversionReport:
                 rows.append((f"{fmt} memory plan", memory_row(a.memory)))
             if a.sign_flip_share is not None:
                 rows.append((f"{fmt} sign flips vs Keras", f"{a.sign_flip_share:.3%} of binarized activations"))
+            rows += [(f"{fmt} vs Keras in LCE's arithmetic, {label}", f"PSNR {v.psnr_db:.1f} dB")
+                     for label, v in a.transform_checks.items()]
         return rows
 
     def table(self):

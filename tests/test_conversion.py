@@ -14,6 +14,7 @@ import tf_keras as keras
 from conftest import randomize_weights
 from test_units import unit_model
 
+from converters.emulation import emulate
 from converters.tflite import ConversionError, check_lowering, convert, convert_checked, with_fixed_shape
 from converters.verify import run_tflite, sign_flip_share
 
@@ -101,3 +102,16 @@ def test_lowering_check_counts_float_convolutions():
     census["CONV_2D"] -= 1
     with pytest.raises(ConversionError, match="CONV_2D"):
         check_lowering(model, census)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_lce_transform_emulation_is_the_flatbuffer_bit_for_bit(bias, rng):
+    # A unit whose binary conv LCE folds alpha, the conv's bias and RPReLU's input shift into:
+    # Keras rounds (K - 2a) * alpha + b + s its own way; the emulation, LCE's way, exactly.
+    # Eager: predict's graph lets grappler reorder the residual sum, which the flatbuffer does not.
+    model = randomize_weights(unit_model(padding="one", channels=16, size=(8, 8), bias=bias), seed=5)
+    flatbuffer, _ = convert_checked(model)
+    x = rng.normal(size=(4, 8, 8, 16)).astype(np.float32)
+    got = run_tflite(flatbuffer, x)
+    assert np.array_equal(emulate(model)(x, training=False).numpy(), got)
+    assert not np.array_equal(model(x, training=False).numpy(), got)  # else this would show nothing

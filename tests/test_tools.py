@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import re
 from importlib.metadata import version
 from pathlib import Path
 
@@ -104,10 +105,11 @@ def test_convert_writes_a_verified_flatbuffer_and_report(tmp_path, capsys):
     out = captured.out
     assert "LceBconv2d 18" in out and "wrote" in out
     stages = [line.split(" (at ")[0] for line in captured.err.splitlines() if line.startswith("bbcu-dn_x1 to tflite: ")]
-    assert stages[:5] == [f"bbcu-dn_x1 to tflite: {s}" for s in (
+    assert stages[:6] == [f"bbcu-dn_x1 to tflite: {s}" for s in (
         "converting", "reading TFLite's memory plan", "verifying against Keras on the photo input",
-        "verifying against Keras on the random input", "counting sign flips against Keras")]
-    assert stages[5].startswith("bbcu-dn_x1 to tflite: done after ")
+        "verifying against Keras on the random input", "counting sign flips against Keras",
+        "comparing with Keras computing LCE's output transform")]
+    assert stages[6].startswith("bbcu-dn_x1 to tflite: done after ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bbcu-dn_x1_16x24.json", "bbcu-dn_x1_16x24.report.json",
                                                          "bbcu-dn_x1_16x24.tflite"]
     sidecar = json.loads((tmp_path / "bbcu-dn_x1_16x24.json").read_text())
@@ -119,12 +121,16 @@ def test_convert_writes_a_verified_flatbuffer_and_report(tmp_path, capsys):
     assert tfl["bytes"] == (tmp_path / "bbcu-dn_x1_16x24.tflite").stat().st_size
     assert tfl["op_census"]["LceBconv2d"] == 18
     assert tfl["verification"]["photo"]["psnr_db"] >= 50
+    # the diagnostic beside the check: Keras computing LCE's output transform (here, as the check,
+    # at float rounding: this untrained one-padding model has no flips to explain)
+    assert all(tfl["verification_lce_transform"][k]["psnr_db"] >= 120 for k in ("photo", "random"))
+    assert "tflite vs Keras in LCE's arithmetic, random" in out
     assert report["host"] == machine() and report["versions"]["larq-compute-engine"] == version("larq-compute-engine")
     assert report["versions"]["tensorflow"] == version("tensorflow") and report["versions"]["python"]
     plan = tfl["memory_plan"]
     assert plan["total_bytes"] == plan["arena_bytes"] + plan["persistent_bytes"] + plan["model_bytes"]
     assert plan["model_bytes"] == tfl["bytes"] and plan["arena_bytes"] > 16 * 24 * 64 * 4
-    assert f"tflite memory plan          {amount(plan['total_bytes'])} = arena" in out
+    assert re.search(rf"tflite memory plan +{re.escape(amount(plan['total_bytes']))} = arena", out)
     # that plan as the budget: the tool picks that size again (and no larger one of its aspect)
     sized = tmp_path / "sized"
     budget = ["--max-memory", str(plan["total_bytes"]), "--input-size", "16x24", "--out", str(sized)]

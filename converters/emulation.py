@@ -1,0 +1,102 @@
+"""Keras computing LCE's float output transform: tells a conversion's rounding from its errors.
+
+``LceBconv2d`` counts exactly (``a`` = disagreeing bits of ``K = kh * kw * C_in``), then
+applies one float transform per output (LCE's ``core/bconv2d/output_transform.h``; the
+multiplier and bias are prepared in ``tflite/kernels/bconv2d.cc``). The converter folds the
+multiply by alpha and a constant shift ``s`` that follows the conv (the conv's bias, RPReLU's
+input shift, a ``LearnableBias``) into that transform, which then returns::
+
+    fl(fl(2a * -alpha) + f32(s + K * alpha))        (the bias summed in double)
+
+where Keras returns ``fl(fl((K - 2a) * alpha) + s)``. The two differ by about an ulp of
+``K * alpha``, and a binarized activation within that of zero flips its sign; in a deep
+network one flip spreads. ``emulate`` rebuilds a model so that its binary convolutions
+return LCE's form: comparing a flatbuffer with it leaves only the differences the transform
+does not explain. It is a diagnostic, not the reference: models train and verify as built.
+Two things it does not reproduce: LCE's zero-padding correction (a third float term at the
+borders) and a multiply-add contracted to one rounding (a build that fuses them, as ARM64
+compilers may).
+"""
+
+from lce_models.models.bconv import BinaryConv2D
+from lce_models.models.freezing import freeze
+from lce_models.models.layers import LearnableBias, RPReLU
+
+import larq as lq
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+
+class _LceBinaryConv2D(BinaryConv2D):
+    """A ``BinaryConv2D`` returning LCE's output transform with the constant ``shift``
+    (per output channel) folded in; it has no bias of its own."""
+
+    def __init__(self, *args, shift=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.shift = np.asarray(shift, np.float32)
+
+    def convolution_op(self, inputs, kernel):
+        alpha = tf.reduce_max(tf.abs(kernel), axis=(0, 1, 2))
+        dot = lq.layers.QuantConv2D.convolution_op(self, inputs, tf.math.divide_no_nan(kernel, alpha))
+        k = float(np.prod(kernel.shape[:3]))
+        bias = tf.cast(tf.cast(self.shift, tf.float64) + k * tf.cast(alpha, tf.float64), tf.float32)
+        return (dot - k) * alpha + bias  # dot - K = -2a, exact
+
+
+class _ShiftFolded(keras.layers.Layer):
+    """A shift layer whose shift moved into the conv before it: identity (RPReLU keeps its PReLU
+    and output shift)."""
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(name=layer.name, **kwargs)
+        self.layer = layer
+
+    def call(self, x):
+        if isinstance(self.layer, RPReLU):
+            return self.layer.shift_out(self.layer.prelu(x))
+        return x
+
+
+def _folded_shift(conv):
+    """The layer whose constant input shift LCE's converter folds into ``conv``, and that
+    shift; (None, zeros) when none follows it alone."""
+    consumers = [node.outbound_layer for node in conv.outbound_nodes]
+    if len(consumers) == 1 and isinstance(consumers[0], (RPReLU, LearnableBias)):
+        layer = consumers[0]
+        bias = (layer.shift_in if isinstance(layer, RPReLU) else layer).bias.numpy()
+        return layer, bias.reshape(-1)
+    return None, np.zeros(conv.filters, np.float32)
+
+
+def emulate(model):
+    """``model`` (frozen first, as the converters see it) with every ``BinaryConv2D``
+    computing LCE's float output transform; the same weights."""
+    model = freeze(model)
+    convs, folded = {}, {}
+    for layer in model.layers:
+        if type(layer) is BinaryConv2D:
+            follower, shift = _folded_shift(layer)
+            # f32(b + s): the converter sums two folded constants in float32
+            bias = layer.bias.numpy() if layer.use_bias else 0
+            convs[layer.name] = (np.float32(bias) + shift).astype(np.float32)
+            if follower is not None:
+                folded[follower.name] = follower
+
+    def clone(layer):
+        if layer.name in convs:
+            config = {**layer.get_config(), "use_bias": False}
+            return _LceBinaryConv2D.from_config({**config, "shift": convs[layer.name]})
+        if layer.name in folded:
+            return _ShiftFolded(layer)
+        return layer.__class__.from_config(layer.get_config())
+
+    twin = keras.models.clone_model(model, clone_function=clone)
+    for layer in model.layers:
+        if layer.name in folded:
+            continue  # _ShiftFolded uses the original layer's own sublayers
+        weights = layer.get_weights()
+        if layer.name in convs and layer.use_bias:
+            weights = weights[:1]
+        twin.get_layer(layer.name).set_weights(weights)
+    return twin
