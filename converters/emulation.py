@@ -13,9 +13,9 @@ where Keras returns ``fl(fl((K - 2a) * alpha) + s)``. The two differ by about an
 network one flip spreads. ``emulate`` rebuilds a model so that its binary convolutions
 return LCE's form: comparing a flatbuffer with it leaves only the differences the transform
 does not explain. It is a diagnostic, not the reference: models train and verify as built.
-Two things it does not reproduce: LCE's zero-padding correction (a third float term at the
-borders) and a multiply-add contracted to one rounding (a build that fuses them, as ARM64
-compilers may).
+What it does not reproduce: LCE's zero-padding correction (a third float term at the
+borders), a BatchNorm the converter also folds (BBCU v1's), and a multiply-add contracted to
+one rounding (a build that fuses them, as ARM64 compilers may).
 """
 
 from lce_models.models.bconv import BinaryConv2D
