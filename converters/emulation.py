@@ -13,8 +13,9 @@ where Keras returns ``fl(fl((K - 2a) * alpha) + s)``. The two differ by about an
 network one flip spreads. ``emulate`` rebuilds a model so that its binary convolutions
 return LCE's form: comparing a flatbuffer with it leaves only the differences the transform
 does not explain. It is a diagnostic, not the reference: models train and verify as built.
-What it does not reproduce: LCE's zero-padding correction (a third float term at the
-borders), a BatchNorm the converter also folds (BBCU v1's), and a multiply-add contracted to
+With zero padding LCE counts the padding as +1 bits and corrects the borders after the
+transform, adding ``fl(-alpha * c)`` (``c`` the padded taps' weights): a third rounding,
+reproduced too. What it does not reproduce: a BatchNorm the converter also folds (BBCU v1's), and a multiply-add contracted to
 one rounding (a build that fuses them, as ARM64 compilers may).
 """
 
@@ -38,10 +39,28 @@ class _LceBinaryConv2D(BinaryConv2D):
 
     def convolution_op(self, inputs, kernel):
         alpha = tf.reduce_max(tf.abs(kernel), axis=(0, 1, 2))
-        dot = lq.layers.QuantConv2D.convolution_op(self, inputs, tf.math.divide_no_nan(kernel, alpha))
+        signs = tf.math.divide_no_nan(kernel, alpha)
+        dot = lq.layers.QuantConv2D.convolution_op(self, inputs, signs)
         k = float(np.prod(kernel.shape[:3]))
         bias = tf.cast(tf.cast(self.shift, tf.float64) + k * tf.cast(alpha, tf.float64), tf.float32)
-        return (dot - k) * alpha + bias  # dot - K = -2a, exact
+        if not self._zero_padded():
+            return (dot - k) * alpha + bias  # dot - K = -2a, exact
+        # LCE pads with +1 bits, then adds -alpha * (the padded taps' weights) at the borders
+        # (core/bconv2d/zero_padding_correction.h): a third rounding, after the transform.
+        correction = self._padded_taps(inputs, signs)
+        return ((dot + correction - k) * alpha + bias) + (-alpha) * correction
+
+    def _zero_padded(self):
+        return self.padding == "same" and float(self.pad_values) == 0.0
+
+    def _padded_taps(self, inputs, signs):
+        """Per output pixel and channel, the sum of the +-1 weights over taps that fall on
+        the padding: a convolution of the padding's indicator (exact integers)."""
+        inside = tf.zeros_like(inputs[..., :1])
+        padded = tf.pad(inside, self._get_padding_same(inside), constant_values=1.0)
+        per_tap = tf.reduce_sum(signs, axis=2, keepdims=True)
+        return tf.nn.conv2d(padded, per_tap, strides=self.strides, padding="VALID",
+                            dilations=self.dilation_rate)
 
 
 class _ShiftFolded(keras.layers.Layer):

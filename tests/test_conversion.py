@@ -104,12 +104,13 @@ def test_lowering_check_counts_float_convolutions():
         check_lowering(model, census)
 
 
-@pytest.mark.parametrize("bias", [False, True])
-def test_lce_transform_emulation_is_the_flatbuffer_bit_for_bit(bias, rng):
+@pytest.mark.parametrize("padding,bias", [("one", False), ("one", True), ("zero", False)])
+def test_lce_transform_emulation_is_the_flatbuffer_bit_for_bit(padding, bias, rng):
     # A unit whose binary conv LCE folds alpha, the conv's bias and RPReLU's input shift into:
-    # Keras rounds (K - 2a) * alpha + b + s its own way; the emulation, LCE's way, exactly.
+    # Keras rounds (K - 2a) * alpha + b + s its own way; the emulation, LCE's way, exactly;
+    # with zero padding, also LCE's correction of the borders after the transform.
     # Eager: predict's graph lets grappler reorder the residual sum, which the flatbuffer does not.
-    model = randomize_weights(unit_model(padding="one", channels=16, size=(8, 8), bias=bias), seed=5)
+    model = randomize_weights(unit_model(padding=padding, channels=16, size=(8, 8), bias=bias), seed=5)
     flatbuffer, _ = convert_checked(model)
     x = rng.normal(size=(4, 8, 8, 16)).astype(np.float32)
     got = run_tflite(flatbuffer, x)
