@@ -17,7 +17,7 @@ import numpy as np
 from converters import fastpath, tflite
 from converters import onnx as onnx_export
 from converters.emulation import emulate
-from converters.verify import run_tflite, sign_flip_share
+from converters.verify import run_tflite, sign_flips as measure_sign_flips
 
 FORMATS = ("tflite", "onnx", "onnx-bitpacked")
 #: Lowest PSNR (dB) of an artifact's output against Keras's that passes verification.
@@ -34,6 +34,8 @@ class Artifact:
     sign_flip_share: float | None = None
     # a .tflite's agreement with Keras computing LCE's output transform (converters.emulation)
     transform_checks: dict = field(default_factory=dict)
+    # the first binary conv whose input signs differ from that form (verify.FirstFlip), if any
+    first_flip: object = None
     memory: object = None  # a .tflite's arena.MemoryPlan, or why there is none (str)
 
     @property
@@ -52,6 +54,8 @@ class Artifact:
             "verification": {label: a.as_dict() for label, a in self.checks.items()},
             "sign_flip_share": self.sign_flip_share,
             **({"verification_lce_transform": {label: a.as_dict() for label, a in self.transform_checks.items()}}
+               if self.transform_checks else {}),
+            **({"first_flip_lce_transform": self.first_flip and self.first_flip.as_dict()}
                if self.transform_checks else {}),
             **({} if self.memory is None else {"memory_plan": self.memory.to_dict() if isinstance(
                 self.memory, MemoryPlan) else {"unavailable": self.memory}}),
@@ -76,7 +80,8 @@ def export(model, fmt, references, threads=2, sign_flips=True, stage=lambda name
     ``references`` (from ``keras_references``); raises ``ConversionError`` if the lowering
     checks fail. ``sign_flips``: for a ``.tflite``, also the share of binarized activations
     whose sign differs from Keras's (one more conversion, of a probe model), and the agreement
-    with Keras computing LCE's output transform (``converters.emulation``). ``stage`` is
+    with Keras computing LCE's output transform (``converters.emulation``) and the first binary
+    conv whose input signs differ from it (the root of any cascade of flips). ``stage`` is
     called with each stage's name as it begins (``cli.Stages``). ``converted``: a ``.tflite``
     made before from this model (while sizing it): (flatbuffer, census of ``tflite.convert_checked``,
     seconds it took)."""
@@ -114,11 +119,11 @@ def export(model, fmt, references, threads=2, sign_flips=True, stage=lambda name
         outputs[label] = run(x)
         artifact.checks[label] = agreement(expected, outputs[label])
     if fmt == "tflite" and sign_flips:
+        lce_form = emulate(model)
         stage("counting sign flips against Keras")
         first_input = next(iter(references.values()))[0]
-        artifact.sign_flip_share = sign_flip_share(model, first_input, threads)
+        artifact.sign_flip_share, artifact.first_flip = measure_sign_flips(model, first_input, lce_form, threads)
         stage("comparing with Keras computing LCE's output transform")
-        lce_form = emulate(model)
         # eager: in predict's graph, grappler reorders float sums that the flatbuffer does not
         artifact.transform_checks = {label: agreement(lce_form(x, training=False).numpy(), outputs[label])
                                      for label, (x, _) in references.items()}

@@ -59,6 +59,8 @@ class ConversionReport:
                 rows.append((f"{fmt} sign flips vs Keras", f"{a.sign_flip_share:.3%} of binarized activations"))
             rows += [(f"{fmt} vs Keras in LCE's arithmetic, {label}", f"PSNR {v.psnr_db:.1f} dB")
                      for label, v in a.transform_checks.items()]
+            if a.transform_checks:
+                rows.append((f"{fmt} first sign flip vs it", str(a.first_flip or "none")))
         return rows
 
     def table(self):

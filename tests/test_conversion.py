@@ -16,7 +16,7 @@ from test_units import unit_model
 
 from converters.emulation import emulate
 from converters.tflite import ConversionError, check_lowering, convert, convert_checked, with_fixed_shape
-from converters.verify import run_tflite, sign_flip_share
+from converters.verify import run_tflite, sign_flips
 
 # BAM networks (slow to convert whole) have their own whole-network tests in test_bam;
 # bbcu-att's in test_tools (through tools/convert.py). srresnet-bw shares its upsampler with
@@ -70,9 +70,26 @@ def test_sign_flip_share_between_keras_and_lce(name, scale):
     """Reported, not hidden. In bbcu-m the probed tensors have several shapes, so a mix-up of
     the converter's reordered outputs would fail here rather than pass as a large share."""
     model = network(name, scale)
-    share = sign_flip_share(model, sample_image(12, 16)[None])
+    share, _ = sign_flips(model, sample_image(12, 16)[None])
     print(f"{name}: {share:.3%} signs flipped")
     assert 0.0 <= share < 0.01
+
+
+def test_first_flip_names_where_signs_first_differ_from_the_reference():
+    model = NetworkConfig("bbcu-dn", depth=3)
+    model = randomize_weights(build_model(model, (12, 16), batch_size=1), seed=13)
+    x = sample_image(12, 16)[None]
+    assert sign_flips(model, x, emulate(model))[1] is None  # LCE's arithmetic, and no flip here
+    convs = [layer.name for layer in model.layers if type(layer).__name__ == "BinaryConv2D"]
+    # a reference whose second binary conv has the opposite weights: the third conv's
+    # inputs are the first to differ in sign, and its own inputs do not
+    reference = keras.models.clone_model(model)
+    reference.set_weights(model.get_weights())
+    second = reference.get_layer(convs[1])
+    second.set_weights([-w for w in second.get_weights()])
+    _, first = sign_flips(model, x, reference)
+    assert first.layer == convs[2] and 0 < first.flipped <= first.size == 12 * 16 * 64
+    assert first.nearest_zero >= 0 and first.layer in str(first)
 
 
 def test_unknown_spatial_size_is_refused():

@@ -125,6 +125,7 @@ def test_convert_writes_a_verified_flatbuffer_and_report(tmp_path, capsys):
     # at float rounding: this untrained one-padding model has no flips to explain)
     assert all(tfl["verification_lce_transform"][k]["psnr_db"] >= 120 for k in ("photo", "random"))
     assert "tflite vs Keras in LCE's arithmetic, random" in out
+    assert tfl["first_flip_lce_transform"] is None and re.search(r"tflite first sign flip vs it +none", out)
     assert report["host"] == machine() and report["versions"]["larq-compute-engine"] == version("larq-compute-engine")
     assert report["versions"]["tensorflow"] == version("tensorflow") and report["versions"]["python"]
     plan = tfl["memory_plan"]
