@@ -15,8 +15,9 @@ return LCE's form: comparing a flatbuffer with it leaves only the differences th
 does not explain. It is a diagnostic, not the reference: models train and verify as built.
 With zero padding LCE counts the padding as +1 bits and corrects the borders after the
 transform, adding ``fl(-alpha * c)`` (``c`` the padded taps' weights): a third rounding,
-reproduced too. What it does not reproduce: a BatchNorm the converter also folds (BBCU v1's), and a multiply-add contracted to
-one rounding (a build that fuses them, as ARM64 compilers may).
+reproduced too. What it does not reproduce: a BatchNorm the converter also folds (BBCU v1's),
+a multiply-add contracted to one rounding (a build that fuses them, as ARM64 compilers may),
+and the float layers' own order of sums (TFLite's convolutions and means sum in their order).
 """
 
 from lce_models.models.bconv import BinaryConv2D

@@ -17,7 +17,8 @@ import numpy as np
 from converters import fastpath, tflite
 from converters import onnx as onnx_export
 from converters.emulation import emulate
-from converters.verify import run_tflite, sign_flips as measure_sign_flips
+from converters.verify import run_tflite
+from converters.verify import sign_flips as measure_sign_flips
 
 FORMATS = ("tflite", "onnx", "onnx-bitpacked")
 #: Lowest PSNR (dB) of an artifact's output against Keras's that passes verification.
