@@ -21,6 +21,7 @@ and the float layers' own order of sums (TFLite's convolutions and means sum in 
 """
 
 from lce_models.models.bconv import BinaryConv2D
+from lce_models.models.construction import without_autograph
 from lce_models.models.freezing import freeze
 from lce_models.models.layers import LearnableBias, RPReLU
 
@@ -111,7 +112,7 @@ def emulate(model):
             return _ShiftFolded(layer)
         return layer.__class__.from_config(layer.get_config())
 
-    twin = keras.models.clone_model(model, clone_function=clone)
+    twin = without_autograph(keras.models.clone_model)(model, clone_function=clone)
     for layer in model.layers:
         if layer.name in folded:
             continue  # _ShiftFolded uses the original layer's own sublayers

@@ -15,6 +15,7 @@ makes LCE's SavedModel path fail and fall back to a GraphDef conversion.
 from lce_models.models import quantizers
 from lce_models.models.bam import BAMConv2D
 from lce_models.models.bconv import BinaryConv2D
+from lce_models.models.construction import without_autograph
 
 import larq as lq
 import tensorflow as tf
@@ -58,7 +59,7 @@ def freeze(model):
             return custom[layer.name][0]
         return layer.__class__.from_config(layer.get_config())
 
-    twin = keras.models.clone_model(model, clone_function=clone)
+    twin = without_autograph(keras.models.clone_model)(model, clone_function=clone)
     for layer in model.layers:
         weights = custom[layer.name][1] if layer.name in custom else layer.get_weights()
         twin.get_layer(layer.name).set_weights(weights)

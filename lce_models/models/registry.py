@@ -53,6 +53,7 @@ Models take float32 images in [0, 1], NHWC, and return the same.
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from lce_models.errors import UserError
+from lce_models.models.construction import without_autograph
 
 import tf_keras as keras
 
@@ -220,6 +221,7 @@ class NetworkConfig:
         return cls(**d)
 
 
+@without_autograph
 def build_model(config, input_shape=(None, None), batch_size=None):
     """Build the Keras model of ``config`` (a ``NetworkConfig`` or a network name).
 
