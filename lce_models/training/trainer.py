@@ -138,7 +138,9 @@ def train(run_dir, config, degradation, plan, strategy=None, progress=True, dete
 
     batches = iter(strategy.distribute_datasets_from_function(input_fn))
 
-    @tf.function
+    # Traced without AutoGraph: 4x sooner for BBCU-L (5 s instead of 22 s), the same loss and
+    # gradients for every network and estimator (the layers branch on configuration only).
+    @tf.function(autograph=False)
     def train_step(batch):
         def replica_step(degraded, clean):
             with tf.GradientTape() as tape:
