@@ -17,7 +17,7 @@ import numpy as np
 from converters import fastpath, tflite
 from converters import onnx as onnx_export
 from converters.emulation import emulate
-from converters.verify import run_tflite
+from converters.verify import in_graph, run_tflite
 from converters.verify import sign_flips as measure_sign_flips
 
 FORMATS = ("tflite", "onnx", "onnx-bitpacked")
@@ -65,7 +65,7 @@ class Artifact:
 
 def keras_references(model, inputs):
     """label -> (input batch, Keras output): computed once, shared by every format."""
-    return {label: (x, model.predict(x, verbose=0)) for label, x in inputs.items()}
+    return {label: (x, in_graph(model, x)[0]) for label, x in inputs.items()}
 
 
 def probes(input_size, channels, image=None):
@@ -125,7 +125,8 @@ def export(model, fmt, references, threads=2, sign_flips=True, stage=lambda name
         first_input = next(iter(references.values()))[0]
         artifact.sign_flip_share, artifact.first_flip = measure_sign_flips(model, first_input, lce_form, threads)
         stage("comparing with Keras computing LCE's output transform")
-        # eager: in predict's graph, grappler reorders float sums that the flatbuffer does not
+        # eager: in a traced graph (the check's reference), grappler reorders float sums that
+        # the flatbuffer does not
         artifact.transform_checks = {label: agreement(lce_form(x, training=False).numpy(), outputs[label])
                                      for label, (x, _) in references.items()}
     return artifact
