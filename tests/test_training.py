@@ -99,6 +99,41 @@ def test_user_mistakes_and_a_diverging_loss(tmp_path):
         assert "Traceback" not in done.stderr
 
 
+def test_a_run_starts_from_a_model_card_and_goes_on_from_its_step(tmp_path):
+    """--init: the card's weights (at learning rate 0 they stay as they were) and its step count
+    (the card says step 5 after 3 more steps); best.json only for weights better than the
+    card's; the shipped hours add the card's; a card of another network is refused in one line."""
+    train("--steps", "2", "--val-every", "2", "--out", str(tmp_path / "first"))
+    shipped = subprocess.run([sys.executable, str(ROOT / "tools" / "ship.py"), str(tmp_path / "first"),
+                              "--card", "latest", "--dest", str(tmp_path / "weights")],
+                             capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert shipped.returncode == 0, shipped.stderr[-2000:]
+    start = tmp_path / "weights" / "bbcu-l_x2.json"
+    first = json.loads(start.read_text())
+
+    later = tmp_path / "later"
+    go_on = train("--steps", "5", "--val-every", "5", "--learning-rate", "0", "--init", str(start),
+                  "--out", str(later))
+    assert "\n3 steps (" in go_on.stdout
+    for a, b in zip(weights(start), weights(later / "latest.json")):
+        np.testing.assert_array_equal(a, b)
+    card = json.loads((later / "latest.json").read_text())
+    assert card["training"]["steps"] == 5 and card["training"]["init"]["steps"] == 2
+    assert card["validation"]["psnr"] == pytest.approx(first["validation"]["psnr"], abs=1e-4)
+    assert not (later / "best.json").exists()
+
+    shipped = subprocess.run([sys.executable, str(ROOT / "tools" / "ship.py"), str(later),
+                              "--card", "latest", "--dest", str(tmp_path / "weights")],
+                             capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert shipped.returncode == 0, shipped.stderr[-2000:]
+    hours = json.loads(start.read_text())["training"]["hours"]
+    assert first["training"]["hours"] < hours < 0.1
+
+    other = train("--scale", "3", "--init", str(start), "--out", str(tmp_path / "x3"), check=False)
+    assert other.returncode == 2 and "holds another network than the one asked for" in other.stderr
+    assert "Traceback" not in other.stderr
+
+
 MIRRORED = """
 import sys
 import lce_models

@@ -11,6 +11,7 @@ Examples:
   python tools/train.py --model bbcu-l --scale 4 --steps 300000
   python tools/train.py --model bbcu-dn --sigma 25 --out runs/dn25
   python tools/train.py --model bbcu-car --quality 10
+  python tools/train.py --model bsrn --scale 4 --init lce_models/weights/bsrn_x4.json --steps 3000
   python tools/train.py --model bsrn --scale 4 --variant w2
   python tools/train.py --model bbcu-att --unit-option attention=spatial --unit-option estimator=ede
 """
@@ -62,6 +63,11 @@ def main(argv=None):
                      help="comma-separated image folders, or set names under the shared train/ "
                           "(default T91,BSD200, the '291' set)")
     run.add_argument("--out", help="run folder (default runs/<model>_<level>)")
+    run.add_argument("--init", metavar="CARD",
+                     help="start from a model card's weights and step count (a shipped model, to "
+                          "train it further): the schedule and patch order go on from its step, Adam "
+                          "starts afresh; give the card's network flags too. Read only when the run "
+                          "folder has no checkpoint yet")
     run.add_argument("--steps", type=positive, default=d.steps, help=f"default {d.steps}")
     run.add_argument("--batch-size", type=positive, default=d.batch_size, help=f"global batch (default {d.batch_size})")
     run.add_argument("--patch", type=positive, default=d.patch,
@@ -98,7 +104,7 @@ def main(argv=None):
     out = Path(args.out or f"runs/{args.model}_{degradation.label.replace(' ', '')}")
     try:
         summary = train(out, config, degradation, plan, progress=not args.no_progress,
-                        deterministic=args.deterministic)
+                        deterministic=args.deterministic, init=args.init)
     except SetupError as e:
         raise cli.UserError(str(e)) from None
     except FloatingPointError as e:

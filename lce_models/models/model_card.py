@@ -93,7 +93,8 @@ def shipped_cards(scale=None, tasks=("sr", "denoise", "jpeg")):
 
 def ship(card_path, hours=None, dest=WEIGHTS_DIR):
     """Copy a trained card and its weights into ``dest`` as ``<name>_x<scale>``, the name
-    ``shipped`` looks for, adding the hours the training took; returns the new card's path."""
+    ``shipped`` looks for, adding the hours the training took (``hours``, plus those of the card
+    a run started from, if its card records one); returns the new card's path."""
     config, weights, card = read(card_path)
     config = config.resolved()
     stem = f"{config.name}_x{config.scale}"
@@ -103,6 +104,7 @@ def ship(card_path, hours=None, dest=WEIGHTS_DIR):
         shutil.copyfile(weights, tmp)
     card = {**card, "network": config.to_dict(), "weights": f"{stem}_weights.h5"}
     if hours is not None:
+        hours += (card.get("training", {}).get("init") or {}).get("hours") or 0
         card["training"] = {**card.get("training", {}), "hours": round(hours, 4)}
     atomic_write(dest / f"{stem}.json", json.dumps(card, indent=2) + "\n")
     return dest / f"{stem}.json"

@@ -4,6 +4,7 @@ multiplied by ``gamma`` at each milestone; resumable and distributed.
 A run lives in one folder::
 
     run.json                  what is trained on what (a rerun must match it to resume)
+    init.json                 the model card a run started from (``init``), if any
     checkpoints/              model, optimizer (with its step, hence the learning rate) and best
                               validation PSNR; the latest two, so a kill mid-save leaves one whole
     logs/                     TensorBoard: loss, learning rate, steps/s, validation PSNR
@@ -90,9 +91,30 @@ def _claim(run_dir, identity):
         atomic_write(path, json.dumps(identity, indent=2) + "\n")
 
 
-def train(run_dir, config, degradation, plan, strategy=None, progress=True, deterministic=False):
+def _start_from_card(card_path, model, optimizer, best, config, degradation, plan):
+    """Load a model card's weights and go on from its step count: the learning-rate schedule
+    and the patch order continue as in an unbroken run; Adam's moments start from zero (a card
+    does not keep them). Returns what the run's cards record of their origin."""
+    card_config, weights, card = model_card.read(card_path)
+    if card_config.resolved() != config:
+        raise SetupError(f"{card_path} holds another network than the one asked for "
+                         f"({card_config.name} x{card_config.scale}); give the card's network flags")
+    if (card.get("task"), card.get("level")) != (degradation.task, degradation.level):
+        raise SetupError(f"{card_path} was trained for {card.get('task')} {card.get('level')}, "
+                         f"not {degradation.task} {degradation.level}")
+    model.load_weights(str(weights))
+    training, validation = card.get("training", {}), card.get("validation") or {}
+    optimizer.iterations.assign(int(training.get("steps", 0)))
+    if validation.get("set") == plan.validation_set and validation.get("psnr") is not None:
+        best.assign(validation["psnr"])  # best.json is written only for weights better than these
+    return {"card": str(card_path), "steps": int(training.get("steps", 0)), "hours": training.get("hours"),
+            "validation": validation or None}
+
+
+def train(run_dir, config, degradation, plan, strategy=None, progress=True, deterministic=False, init=None):
     """Train ``config`` (a resolved ``NetworkConfig``) to undo ``degradation`` in ``run_dir``,
-    resuming from its latest checkpoint if there is one. Returns a summary dict.
+    resuming from its latest checkpoint if there is one, else starting from the weights and step
+    count of the model card ``init`` if given, else from scratch. Returns a summary dict.
     ``deterministic``: TensorFlow's deterministic ops (bit-for-bit reruns, slower).
 
     Raises ``FloatingPointError`` on a non-finite loss (the checkpoints stay as they were).
@@ -126,8 +148,14 @@ def train(run_dir, config, degradation, plan, strategy=None, progress=True, dete
     save_dir = checkpoint_dir if chief else run_dir / f".worker-{strategy.cluster_resolver.task_id}"
     manager = tf.train.CheckpointManager(checkpoint, str(save_dir), max_to_keep=2)
     latest = tf.train.latest_checkpoint(str(checkpoint_dir))
+    origin_path = run_dir / "init.json"
     if latest:
         checkpoint.restore(latest).assert_existing_objects_matched()
+    elif init:
+        origin = _start_from_card(init, model, optimizer, best, config, degradation, plan)
+        if chief:
+            atomic_write(origin_path, json.dumps(origin, indent=2) + "\n")
+    origin = json.loads(origin_path.read_text()) if origin_path.is_file() else None
     start = int(optimizer.iterations.numpy())
 
     def input_fn(context):
@@ -158,7 +186,8 @@ def train(run_dir, config, degradation, plan, strategy=None, progress=True, dete
             "task": degradation.task, "level": degradation.level,
             "training": {"data": _describe(plan.data),
                          **{k: v for k, v in asdict(plan).items() if k not in ("data", "validation_set", "steps")},
-                         "steps": step, "schedule_steps": plan.steps},
+                         "steps": step, "schedule_steps": plan.steps,
+                         **({"init": origin} if origin else {})},
             "validation": {"set": plan.validation_set, "psnr": psnr, "step": step},
         }
         model_card.save(model, run_dir / f"{name}.json", **metadata)
