@@ -119,7 +119,9 @@ def main(argv=None):
                  if psnr is not None else ""))
     else:
         print(f"{out} is already trained to step {plan.steps}; raise --steps to go on")
-    print(f"model cards: {out / 'latest.json'}, {out / 'best.json'}")
+    cards = [str(out / f"{name}.json") for name in ("latest", "best") if (out / f"{name}.json").is_file()]
+    # with --init, best.json exists only once the run beats the card it started from
+    print(f"model cards: {', '.join(cards)}" if cards else f"no model card in {out} yet")
     return 0
 
 
