@@ -66,12 +66,17 @@ def load(card_path, input_shape=(None, None), batch_size=None):
     """Build the network of a card and load its weights."""
     config, weights, card = read(card_path)
     model = build_model(config, input_shape, batch_size)
+    load_weights(model, weights)
+    model.card = card
+    return model
+
+
+def load_weights(model, weights):
+    """Load a card's weights file into ``model``, built for the card's network (one-line error)."""
     try:
         model.load_weights(str(weights))
     except (OSError, ValueError, KeyError) as e:
         raise ModelCardError(f"cannot load {weights}: {str(e).splitlines()[0]}") from None
-    model.card = card
-    return model
 
 
 def shipped(config):

@@ -102,12 +102,13 @@ def _start_from_card(card_path, model, optimizer, best, config, degradation, pla
     if (card.get("task"), card.get("level")) != (degradation.task, degradation.level):
         raise SetupError(f"{card_path} was trained for {card.get('task')} {card.get('level')}, "
                          f"not {degradation.task} {degradation.level}")
-    model.load_weights(str(weights))
+    model_card.load_weights(model, weights)
     training, validation = card.get("training", {}), card.get("validation") or {}
-    optimizer.iterations.assign(int(training.get("steps", 0)))
+    steps = int(training.get("steps", 0))
+    optimizer.iterations.assign(steps)
     if validation.get("set") == plan.validation_set and validation.get("psnr") is not None:
         best.assign(validation["psnr"])  # best.json is written only for weights better than these
-    return {"card": str(card_path), "steps": int(training.get("steps", 0)), "hours": training.get("hours"),
+    return {"card": str(card_path), "steps": steps, "hours": training.get("hours"),
             "validation": validation or None}
 
 
@@ -149,13 +150,13 @@ def train(run_dir, config, degradation, plan, strategy=None, progress=True, dete
     manager = tf.train.CheckpointManager(checkpoint, str(save_dir), max_to_keep=2)
     latest = tf.train.latest_checkpoint(str(checkpoint_dir))
     origin_path = run_dir / "init.json"
+    origin = json.loads(origin_path.read_text()) if origin_path.is_file() else None
     if latest:
         checkpoint.restore(latest).assert_existing_objects_matched()
     elif init:
         origin = _start_from_card(init, model, optimizer, best, config, degradation, plan)
         if chief:
             atomic_write(origin_path, json.dumps(origin, indent=2) + "\n")
-    origin = json.loads(origin_path.read_text()) if origin_path.is_file() else None
     start = int(optimizer.iterations.numpy())
 
     def input_fn(context):
