@@ -10,9 +10,12 @@ input shift, a ``LearnableBias``) into that transform, which then returns::
 
 where Keras returns ``fl(fl((K - 2a) * alpha) + s)``. The two differ by about an ulp of
 ``K * alpha``, and a binarized activation within that of zero flips its sign; in a deep
-network one flip spreads. ``emulate`` rebuilds a model so that its binary convolutions
-return LCE's form: comparing a flatbuffer with it leaves only the differences the transform
-does not explain. It is a diagnostic, not the reference: models train and verify as built.
+network one flip spreads. With alpha rounded (``BinaryConv2D``) and the shifts on its grid
+(``lce_models.models.exact``, done by loading a model card) both are exact and the same; a
+model with shifts off the grid (random weights, a checkpoint mid-training) differs.
+``emulate`` rebuilds a model so that its binary convolutions return LCE's form: comparing a
+flatbuffer with it leaves only the differences the transform does not explain. It is a
+diagnostic, not the reference: models train and verify as built.
 With zero padding LCE counts the padding as +1 bits and corrects the borders after the
 transform, adding ``fl(-alpha * c)`` (``c`` the padded taps' weights): a third rounding,
 reproduced too. What it does not reproduce: a BatchNorm the converter also folds (BBCU v1's),
@@ -20,10 +23,11 @@ a multiply-add contracted to one rounding (a build that fuses them, as ARM64 com
 and the float layers' own order of sums (TFLite's convolutions and means sum in their order).
 """
 
-from lce_models.models.bconv import BinaryConv2D
+from lce_models.models.bconv import BinaryConv2D, split
 from lce_models.models.construction import without_autograph
+from lce_models.models.exact import folded_shift
 from lce_models.models.freezing import freeze
-from lce_models.models.layers import LearnableBias, RPReLU
+from lce_models.models.layers import RPReLU
 
 import larq as lq
 import numpy as np
@@ -40,8 +44,7 @@ class _LceBinaryConv2D(BinaryConv2D):
         self.shift = np.asarray(shift, np.float32)
 
     def convolution_op(self, inputs, kernel):
-        alpha = tf.reduce_max(tf.abs(kernel), axis=(0, 1, 2))
-        signs = tf.math.divide_no_nan(kernel, alpha)
+        signs, alpha = split(kernel)
         dot = lq.layers.QuantConv2D.convolution_op(self, inputs, signs)
         k = float(np.prod(kernel.shape[:3]))
         bias = tf.cast(tf.cast(self.shift, tf.float64) + k * tf.cast(alpha, tf.float64), tf.float32)
@@ -79,17 +82,6 @@ class _ShiftFolded(keras.layers.Layer):
         return x
 
 
-def _folded_shift(conv):
-    """The layer whose constant input shift LCE's converter folds into ``conv``, and that
-    shift; (None, zeros) when none follows it alone."""
-    consumers = [node.outbound_layer for node in conv.outbound_nodes]
-    if len(consumers) == 1 and isinstance(consumers[0], (RPReLU, LearnableBias)):
-        layer = consumers[0]
-        bias = (layer.shift_in if isinstance(layer, RPReLU) else layer).bias.numpy()
-        return layer, bias.reshape(-1)
-    return None, np.zeros(conv.filters, np.float32)
-
-
 def emulate(model):
     """``model`` (frozen first, as the converters see it) with every ``BinaryConv2D``
     computing LCE's float output transform; the same weights."""
@@ -97,7 +89,7 @@ def emulate(model):
     convs, folded = {}, {}
     for layer in model.layers:
         if type(layer) is BinaryConv2D:
-            follower, shift = _folded_shift(layer)
+            follower, shift = folded_shift(layer)
             # f32(b + s): the converter sums two folded constants in float32
             bias = layer.bias.numpy() if layer.use_bias else 0
             convs[layer.name] = (np.float32(bias) + shift).astype(np.float32)

@@ -3,7 +3,7 @@ flatbuffer computes what Keras computes."""
 
 from lce_models.data.images import sample_image
 from lce_models.evaluation.metrics import agreement
-from lce_models.models import NETWORKS, NetworkConfig, build_model
+from lce_models.models import NETWORKS, NetworkConfig, build_model, exact
 from lce_models.models.units import PADDINGS, PARTS, VARIANTS
 from lce_models.runtimes.flatbuffer import op_census
 
@@ -133,3 +133,15 @@ def test_lce_transform_emulation_is_the_flatbuffer_bit_for_bit(padding, bias, rn
     got = run_tflite(flatbuffer, x)
     assert np.array_equal(emulate(model)(x, training=False).numpy(), got)
     assert not np.array_equal(model(x, training=False).numpy(), got)  # else this would show nothing
+
+
+@pytest.mark.parametrize("padding,bias", [("one", False), ("one", True), ("zero", False)])
+def test_shifts_on_alpha_grid_make_keras_the_flatbuffer_bit_for_bit(padding, bias, rng):
+    # The same units with b and s on alpha's grid (as model cards load them): LCE's transform
+    # and Keras's sums are then exact, and the two agree bit for bit. Eager, as above.
+    model = randomize_weights(unit_model(padding=padding, channels=16, size=(8, 8), bias=bias), seed=5)
+    assert exact.check(model) == ["u_bconv"]
+    exact.snap_shifts(model)
+    assert exact.check(model) == []
+    x = rng.normal(size=(4, 8, 8, 16)).astype(np.float32)
+    assert np.array_equal(model(x, training=False).numpy(), run_tflite(convert_checked(model)[0], x))

@@ -2,7 +2,8 @@
 
 import json
 
-from lce_models.models import NetworkConfig, build_model, model_card
+from lce_models.models import NetworkConfig, build_model, exact, model_card
+from lce_models.models.bconv import BinaryConv2D
 from lce_models.models.model_card import ModelCardError, load, save, ship, shipped
 
 import numpy as np
@@ -15,13 +16,30 @@ def saved(tmp_path):
     return model, save(model, tmp_path / "m.json", steps=10)
 
 
+def assert_same_but_snapped(model, loaded):
+    """Every weight is the saved one but the shifts LCE folds into binary convs, which loading
+    moves onto alpha's grid, by at most half its last bit."""
+    assert exact.check(model) and not exact.check(loaded)
+    convs = [layer for layer in loaded.layers if isinstance(layer, BinaryConv2D)]
+    for conv in convs:
+        _, after = exact.folded_shift(conv)
+        _, before = exact.folded_shift(model.get_layer(conv.name))
+        assert np.all(np.abs(after - before) <= exact.grid(conv)[1] / 2)
+    changed = sum(not np.array_equal(a, b) for a, b in zip(model.get_weights(), loaded.get_weights()))
+    assert 0 < changed <= len(convs)  # these models' convs have no bias: one shift each at most
+
+
 def test_round_trip(tmp_path):
     model, card = saved(tmp_path)
     loaded = load(card, (8, 8), batch_size=1)
     assert loaded.config == model.config and loaded.input_shape == (1, 8, 8, 3)
     assert loaded.card["steps"] == 10
-    for a, b in zip(model.get_weights(), loaded.get_weights()):
-        np.testing.assert_array_equal(a, b)
+    assert_same_but_snapped(model, loaded)
+
+
+@pytest.mark.parametrize("card", model_card.shipped_cards(), ids=lambda card: card.stem)
+def test_shipped_cards_load_with_exact_output_transforms(card):
+    assert exact.check(load(card, (8, 8), batch_size=1)) == []
 
 
 def test_missing_card(tmp_path):
@@ -82,8 +100,7 @@ def test_ship_names_the_copy_and_shipped_finds_only_its_configuration(tmp_path, 
     assert shipped_card.name == "bbcu-m_x3.json"
     loaded = load(shipped_card)
     assert loaded.card["training"]["hours"] == 1.234 and loaded.card["weights"] == "bbcu-m_x3_weights.h5"
-    for a, b in zip(model.get_weights(), loaded.get_weights()):
-        np.testing.assert_array_equal(a, b)
+    assert_same_but_snapped(model, loaded)
     monkeypatch.setattr(model_card, "WEIGHTS_DIR", tmp_path / "weights")
     assert shipped(model.config) == shipped_card
     # Weights of depth 1 and one padding fit neither the default network nor zero padding.

@@ -16,10 +16,12 @@ torch = pytest.importorskip("torch")
 from lce_models.data.images import DATA_ROOT, sample_image
 from lce_models.evaluation.metrics import agreement
 from lce_models.models import NetworkConfig, build_model
+from lce_models.models.bconv import ALPHA_BITS, rounded_alpha
 from lce_models.torch_twin import checkpoint, mapping, modules, runs, sampler, training, verify
 from lce_models.training.plan import TrainingPlan
 
 from test_tools import tool  # noqa: E402
+from test_units import alphas  # noqa: E402
 
 from converters.tflite import convert_checked
 from converters.verify import run_tflite
@@ -57,6 +59,12 @@ def test_sign_gradients_by_hand():
     assert binary.flatten().tolist() == [1.25, -1.25, 0.75, -0.75]  # mean|W| per output channel
     binary.sum().backward()
     assert w.grad.flatten().tolist() == [1.25, 0.0, 0.75, 0.75]  # alpha times the clipped STE
+
+
+def test_twin_rounds_alpha_as_the_keras_conv(rng):
+    alpha = alphas(rng)
+    assert modules.ALPHA_BITS == ALPHA_BITS
+    np.testing.assert_array_equal(modules.rounded_alpha(torch.from_numpy(alpha)).numpy(), rounded_alpha(alpha).numpy())
 
 
 @pytest.mark.parametrize("name", sorted(modules.NETWORKS))

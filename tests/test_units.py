@@ -1,5 +1,6 @@
 """BBCU units in Keras against a plain-numpy transcription of the paper's equations."""
 
+from lce_models.models.bconv import ALPHA_BITS, rounded_alpha
 from lce_models.models.units import BBCU, PADDINGS, PARTS, VARIANTS, binary_conv
 
 import numpy as np
@@ -17,10 +18,20 @@ def sign(x):
     return np.where(x >= 0, 1.0, -1.0)
 
 
+def np_rounded(alpha):
+    """``alpha`` rounded to ``ALPHA_BITS`` significant bits, halves up (as the binary convs do)."""
+    m, e = np.frexp(np.asarray(alpha, np.float32))  # m in [0.5, 1): m * 2**ALPHA_BITS has ALPHA_BITS bits
+    return np.ldexp(np.floor(m.astype(np.float64) * 2**ALPHA_BITS + 0.5), e - ALPHA_BITS).astype(np.float32)
+
+
+def np_alpha(kernel):
+    """XNOR-Net's alpha, mean|W| per output channel, rounded."""
+    return np_rounded(np.abs(kernel).mean(axis=(0, 1, 2)))
+
+
 def np_binary_conv(x, kernel, pad_value):
     """3x3 'same' conv of sign(x) with mean|W| * sign(W) (XNOR-Net), borders = pad_value."""
-    alpha = np.abs(kernel).mean(axis=(0, 1, 2))
-    w = alpha * sign(kernel)
+    w = np_alpha(kernel) * sign(kernel)
     h, wd, _ = x.shape
     xp = np.pad(sign(x), ((1, 1), (1, 1), (0, 0)), constant_values=pad_value)
     return sum(xp[dy : dy + h, dx : dx + wd] @ w[dy, dx] for dy in range(3) for dx in range(3))
@@ -105,6 +116,22 @@ def test_only_v1_has_batchnorm_and_options_are_checked():
         BBCU(padding="reflect")
 
 
+def alphas(rng):
+    """Random alphas and the edge cases of rounding to 12 bits: a half (up), below a half, the
+    largest float under 1, zero."""
+    edges = [1 + 2**-12, 1 + 2**-13, 1 - 2**-24, 0.0]
+    return np.concatenate([rng.uniform(1e-4, 2, 10000), edges]).astype(np.float32)
+
+
+def test_alpha_is_rounded_to_its_bits_halves_up(rng):
+    alpha = alphas(rng)
+    got = rounded_alpha(alpha).numpy()
+    np.testing.assert_array_equal(got, np_rounded(alpha))
+    assert got[-4:].tolist() == [1 + 2**-11, 1.0, 1.0, 0.0]
+    assert np.all(np.abs(got - alpha) <= alpha * 2.0**-ALPHA_BITS)
+    assert np.all(np.frexp(got)[0] * 2**ALPHA_BITS % 1 == 0)  # no bit below the 12th
+
+
 @pytest.mark.parametrize("padding", sorted(PADDINGS))
 def test_binary_sums_are_exact(padding, rng):
     """Each output of a binary conv is its integer sum of +-1 products times alpha, rounded once,
@@ -114,6 +141,6 @@ def test_binary_sums_are_exact(padding, rng):
     x = rng.normal(size=(1, 12, 12, 64)).astype(np.float32)
     y = layer(x).numpy()
     kernel = layer.kernel.numpy()
-    alpha = np.abs(layer.kernel_quantizer(kernel).numpy()).max(axis=(0, 1, 2))
+    alpha = np_rounded(np.abs(layer.kernel_quantizer(kernel).numpy()).max(axis=(0, 1, 2)))
     sums = np_binary_conv(x[0].astype(np.float64), sign(kernel), PADDINGS[padding])  # +-1 weights: alpha = 1
     np.testing.assert_array_equal(y[0], sums.astype(np.float32) * alpha)

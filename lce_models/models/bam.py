@@ -221,6 +221,9 @@ class BAMConv2D(BinaryConv2D):
     def convolution_op(self, inputs, kernel):
         return super().convolution_op(inputs, self.effective_kernel())
 
+    def binary_kernel(self):
+        return self.effective_kernel()
+
     def frozen(self):
         """A plain ``BinaryConv2D`` of the same shape and name, for ``freezing.freeze``."""
         return BinaryConv2D(

@@ -18,7 +18,6 @@ from lce_models.models.bconv import BinaryConv2D
 from lce_models.models.construction import without_autograph
 
 import larq as lq
-import tensorflow as tf
 import tf_keras as keras
 
 
@@ -33,16 +32,14 @@ def _custom(layer):
 def _plain(layer):
     """The plain twin of a custom binary conv, and the weights it takes."""
     if isinstance(layer, BAMConv2D):
-        return layer.frozen(), [layer.effective_kernel().numpy()]
+        return layer.frozen(), [layer.binary_kernel().numpy()]
     twin = BinaryConv2D(
         layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding,
         pad_values=layer.pad_values, dilation_rate=layer.dilation_rate, use_bias=layer.use_bias,
         input_quantizer=quantizers.ACTIVATION_QUANTIZER if layer.input_quantizer is not None else None,
         kernel_quantizer=quantizers.WEIGHT_QUANTIZER, name=layer.name,
     )
-    # A tensor, not the variable: eager custom gradients (ste_sign) refuse variables.
-    kernel = layer.kernel_quantizer(tf.convert_to_tensor(layer.kernel)).numpy()
-    weights = [kernel] + ([layer.bias.numpy()] if layer.use_bias else [])
+    weights = [layer.binary_kernel().numpy()] + ([layer.bias.numpy()] if layer.use_bias else [])
     return twin, weights
 
 

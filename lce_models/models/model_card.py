@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lce_models.errors import UserError
 from lce_models.files import atomic_path, atomic_write
+from lce_models.models import exact
 from lce_models.models.registry import NETWORKS, ConfigurationError, NetworkConfig, build_model
 
 CARD_FORMAT = "lce-models/model-card/1"
@@ -72,11 +73,14 @@ def load(card_path, input_shape=(None, None), batch_size=None):
 
 
 def load_weights(model, weights):
-    """Load a card's weights file into ``model``, built for the card's network (one-line error)."""
+    """Load a card's weights file into ``model``, built for the card's network (one-line
+    error), with the shifts LCE folds into binary convs on alpha's grid
+    (``exact.snap_shifts``: Keras and the flatbuffer then compute those convs alike)."""
     try:
         model.load_weights(str(weights))
     except (OSError, ValueError, KeyError) as e:
         raise ModelCardError(f"cannot load {weights}: {str(e).splitlines()[0]}") from None
+    exact.snap_shifts(model)
 
 
 def shipped(config):

@@ -16,6 +16,8 @@ from torch import nn
 
 #: Border value of the binarized input, by padding name (``lce_models.models.units.PADDINGS``).
 PADDINGS = {"zero": 0.0, "one": 1.0}
+#: Significant bits kept of alpha (``lce_models.models.bconv.ALPHA_BITS``; TensorFlow-free here).
+ALPHA_BITS = 12
 
 
 class _Sign(torch.autograd.Function):
@@ -49,10 +51,19 @@ class SteSign(_Sign):
         return (x.abs() <= 1.0).to(x.dtype)
 
 
+def rounded_alpha(alpha):
+    """``alpha`` (float32, >= 0) rounded to ``ALPHA_BITS`` significant bits, halves up, on its
+    bit pattern: ``lce_models.models.bconv.rounded_alpha``, which the Keras convs multiply by."""
+    dropped = 24 - ALPHA_BITS
+    bits = alpha.float().contiguous().view(torch.int32)
+    return ((bits + (1 << (dropped - 1))) & -(1 << dropped)).view(torch.float32).to(alpha.dtype)
+
+
 def magnitude_aware_sign(w):
     """larq's ``magnitude_aware_sign`` of an (O, I, kh, kw) kernel: mean|W| per output channel
-    (held constant for the gradient) times sign(W) (XNOR-Net's alpha, BBCU Eq. 2)."""
-    alpha = w.abs().mean(dim=(1, 2, 3), keepdim=True).detach()
+    (held constant for the gradient, and rounded as the Keras conv's) times sign(W) (XNOR-Net's
+    alpha, BBCU Eq. 2)."""
+    alpha = rounded_alpha(w.abs().mean(dim=(1, 2, 3), keepdim=True).detach())
     return alpha * SteSign.apply(w)
 
 
