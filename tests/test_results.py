@@ -7,6 +7,7 @@ from lce_models.data.degradations import Degradation
 from lce_models.data.images import DATA_ROOT
 from lce_models.evaluation.protocol import baseline, evaluate, keras_restorer
 from lce_models.models import NetworkConfig, build_model, model_card
+from lce_models.models.bconv import ALPHA_BITS
 
 import pytest
 from conftest import randomize_weights
@@ -53,6 +54,11 @@ def test_the_table_of_a_card(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "figures are reused" in err and "converting" not in err
     assert json.loads((tmp_path / "r.json").read_text())["tables"]["sr x4"]["models"]["bbcu-l x4"]["results"] == results
+    # figures of binary convs that rounded alpha otherwise are measured again
+    earlier = json.loads((tmp_path / "r.json").read_text())
+    (tmp_path / "r.json").write_text(json.dumps({**earlier, "alpha_bits": ALPHA_BITS + 1}))
+    assert results_tool(["--models", str(card), "--sets", pairs, "--json", str(tmp_path / "r.json"), "--reuse"]) == 0
+    assert "figures are reused" not in capsys.readouterr().err
     table = (tmp_path / "r.md").read_text()
     assert "| bbcu-l x4 | 7 steps, 0.5 h | Keras |" in table and "|  |  | LCE .tflite |" in table
     assert table.count("\n") == 8  # header, rule, bicubic, three runtimes, paper, gap

@@ -25,6 +25,7 @@ from lce_models import cli
 from lce_models.evaluation.protocol import DEFAULT_SETS
 from lce_models.files import atomic_write
 from lce_models.models import model_card
+from lce_models.models.bconv import ALPHA_BITS
 from lce_models.runtimes import loader
 from lce_models.runtimes.tflite import KERNELS
 
@@ -75,12 +76,14 @@ def main(argv=None):
     p.add_argument("--markdown", help="also write the tables to this file")
     p.add_argument("--reuse", action="store_true",
                    help="take a model's figures from the existing --json file when its weights, the "
-                        "sets and the kernels are those it was measured with")
+                        "sets, the kernels and the rounding of alpha are those it was measured with")
     args = p.parse_args(argv)
     if args.reuse and not args.json:
         raise cli.UserError("--reuse reads the --json file: give --json")
     earlier = json.loads(Path(args.json).read_text()) if args.reuse and Path(args.json).is_file() else {}
-    earlier = earlier.get("tables", {}) if earlier.get("kernels") == args.kernels else {}
+    # figures of models computed as now only: same kernels, same rounding of the binary convs' alpha
+    same = (earlier.get("kernels"), earlier.get("alpha_bits")) == (args.kernels, ALPHA_BITS)
+    earlier = earlier.get("tables", {}) if same else {}
 
     cards = [loader.card(s) for s in args.models.split(",")] if args.models else model_card.shipped_cards()
     if not cards:
@@ -110,8 +113,8 @@ def main(argv=None):
     if args.markdown:
         atomic_write(args.markdown, text + "\n")
     if args.json:
-        atomic_write(args.json, json.dumps({"tables": tables, "kernels": args.kernels, "threads": args.threads},
-                                           indent=2) + "\n")
+        atomic_write(args.json, json.dumps({"tables": tables, "kernels": args.kernels, "threads": args.threads,
+                                            "alpha_bits": ALPHA_BITS}, indent=2) + "\n")
     for label, set_name, runtime, diff in failed:
         cli.log(f"error: {label} on {set_name}: {runtime} is {diff:+.3f} dB from Keras "
                 f"(more than {quality.AGREEMENT_DB} dB)")
