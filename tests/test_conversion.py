@@ -3,7 +3,7 @@ flatbuffer computes what Keras computes."""
 
 from lce_models.data.images import sample_image
 from lce_models.evaluation.metrics import agreement
-from lce_models.models import NETWORKS, NetworkConfig, build_model, exact
+from lce_models.models import NETWORKS, NetworkConfig, build_model, exact, model_card
 from lce_models.models.units import PADDINGS, PARTS, VARIANTS
 from lce_models.runtimes.flatbuffer import op_census
 
@@ -15,6 +15,7 @@ from conftest import randomize_weights
 from test_units import unit_model
 
 from converters.emulation import emulate
+from converters.export import export, keras_references, probes
 from converters.tflite import ConversionError, check_lowering, convert, convert_checked, with_fixed_shape
 from converters.verify import run_tflite, sign_flips
 
@@ -90,6 +91,14 @@ def test_first_flip_names_where_signs_first_differ_from_the_reference():
     _, first = sign_flips(model, x, reference)
     assert first.layer == convs[2] and 0 < first.flipped <= first.size == 12 * 16 * 64
     assert first.nearest_zero >= 0 and first.layer in str(first)
+
+
+def test_shipped_model_converts_with_margin():
+    """bbcu-m x2 at 24x32 was the worst shipped conversion (49.8 dB, a cascade of sign flips from
+    LCE's output transform) until its convs' constants were made exact (``exact``)."""
+    model = model_card.load(model_card.WEIGHTS_DIR / "bbcu-m_x2.json", (24, 32), batch_size=1)
+    artifact = export(model, "tflite", keras_references(model, probes((24, 32), 3)), sign_flips=False)
+    assert artifact.worst_psnr_db >= 60.0, {k: a.psnr_db for k, a in artifact.checks.items()}
 
 
 def test_unknown_spatial_size_is_refused():
