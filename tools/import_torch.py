@@ -65,7 +65,8 @@ def main(argv=None):
           f"max |diff| {net['max_abs_diff']:.2e}")
     if not figures["ok"]:
         print(f"error: the Keras model does not compute what the checkpoint does (limits: "
-              f"{verify.UNIT_TOLERANCE:g} per unit plus one step of alpha, {verify.NETWORK_PSNR_DB:g} dB); nothing written",
+              f"{verify.UNIT_TOLERANCE:g} per unit plus one step of alpha, {verify.NETWORK_PSNR_DB:g} dB); "
+              "nothing written",
               file=sys.stderr)
         return 1
     source = {"checkpoint": str(Path(args.checkpoint).resolve()), "key": key,
