@@ -179,6 +179,9 @@ def test_freezing_keeps_the_outputs(variant, rng):
     np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(frozen.predict(x, verbose=0), want, rtol=1e-5, atol=1e-4)
     assert freeze(frozen) is frozen  # nothing left to freeze
+    for conv in (layer for layer in model.layers if isinstance(layer, BAMConv2D)):
+        # the frozen kernel's mean|W| gives back the same rounded alpha
+        np.testing.assert_array_equal(frozen.get_layer(conv.name).alpha(), conv.alpha())
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))

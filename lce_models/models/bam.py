@@ -221,7 +221,7 @@ class BAMConv2D(BinaryConv2D):
     def convolution_op(self, inputs, kernel):
         return super().convolution_op(inputs, self.effective_kernel())
 
-    def binary_kernel(self):
+    def quantized_kernel(self):
         return self.effective_kernel()
 
     def frozen(self):

@@ -54,11 +54,17 @@ class BinaryConv2D(lq.layers.QuantConv2D):
         signs, alpha = split(kernel)
         return super().convolution_op(inputs, signs) * alpha
 
-    def binary_kernel(self):
-        """The +-alpha kernel the convolution uses (alpha not yet rounded)."""
+    def quantized_kernel(self):
+        """The +-alpha kernel of the kernel quantizer (alpha not yet rounded)."""
         # A tensor, not the variable: eager custom gradients (ste_sign) refuse variables.
         return self.kernel_quantizer(tf.convert_to_tensor(self.kernel))
 
+    def binary_kernel(self):
+        """The kernel the convolution computes with: +-alpha, alpha rounded. A frozen model
+        holds it: its mean|W| is then exact in any order of sums, so its alpha is this one."""
+        signs, alpha = split(self.quantized_kernel())
+        return signs * alpha
+
     def alpha(self):
         """The rounded alpha per output channel the convolution multiplies by (numpy)."""
-        return split(self.binary_kernel())[1].numpy()
+        return split(self.quantized_kernel())[1].numpy()
