@@ -21,13 +21,21 @@ import numpy as np
 _EXACT_TAPS = 2 ** (24 - ALPHA_BITS)
 
 
-def folded_shift(conv):
-    """The layer whose constant input shift LCE's converter folds into ``conv``, and that
-    shift; (None, zeros) when none follows it alone."""
+def _follower(conv):
+    """The layer whose constant input shift LCE's converter folds into ``conv``: an ``RPReLU``
+    or ``LearnableBias`` that alone follows it; None otherwise."""
     consumers = [node.outbound_layer for node in conv.outbound_nodes]
     if len(consumers) == 1 and isinstance(consumers[0], (RPReLU, LearnableBias)):
-        return consumers[0], _shift_variable(consumers[0]).numpy().reshape(-1)
-    return None, np.zeros(conv.filters, np.float32)
+        return consumers[0]
+    return None
+
+
+def folded_shift(conv):
+    """That layer and its shift; (None, zeros) when none follows ``conv`` alone."""
+    follower = _follower(conv)
+    if follower is None:
+        return None, np.zeros(conv.filters, np.float32)
+    return follower, _shift_variable(follower).numpy().reshape(-1)
 
 
 def _shift_variable(layer):
@@ -42,7 +50,7 @@ def grid(conv):
 
 def _constants(conv):
     """The folded constants of ``conv`` as (variable, value) pairs: its bias, its follower's shift."""
-    follower, _ = folded_shift(conv)
+    follower = _follower(conv)
     variables = ([conv.bias] if conv.use_bias else []) + ([_shift_variable(follower)] if follower else [])
     return [(v, v.numpy()) for v in variables]
 
