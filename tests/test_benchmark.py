@@ -171,7 +171,25 @@ def test_ssh_missing_binary_and_unreachable_host(sshd, flatbuffer, tmp_path, cap
     assert tool("benchmark")(argv) == 1
     err = capsys.readouterr().err
     assert "/nonexistent/lce_benchmark_model not found on ssh" in err and "Traceback" not in err
+    bad_dir = list(argv)
+    bad_dir[argv.index("--remote-dir") + 1] = str(tmp_path / "no" / "such" / "folder")
+    assert tool("benchmark")(bad_dir) == 1
+    assert "failed: " in (err := capsys.readouterr().err) and "cannot reach" not in err
     argv[argv.index("--port") + 1] = str(free_port())  # nothing listens there
+    assert tool("benchmark")(argv) == 1
+    assert "cannot reach" in capsys.readouterr().err
+
+
+def test_ssh_unreachable_host_with_legacy_scp(sshd, flatbuffer, tmp_path, capsys, monkeypatch):
+    """OpenSSH before 9.0 (and ``scp -O``) copies with the old protocol, whose scp exits 1 with
+    "lost connection" when the host is down, not ssh's 255: still reported as unreachable."""
+    legacy = tmp_path / "bin" / "scp"
+    legacy.parent.mkdir()
+    legacy.write_text(f'#!/bin/sh\nexec {shutil.which("scp")} -O "$@"\n')
+    legacy.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{legacy.parent}:{os.environ['PATH']}")
+    argv = ssh_argv(sshd, flatbuffer, tmp_path, "/nonexistent/lce_benchmark_model")
+    argv[argv.index("--port") + 1] = str(free_port())
     assert tool("benchmark")(argv) == 1
     assert "cannot reach" in capsys.readouterr().err
 

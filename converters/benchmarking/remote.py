@@ -118,6 +118,10 @@ class Ssh:
         done = self._check(_run([*self._scp, str(local), f"{self.destination}:{remote}"],
                                 "install OpenSSH's client", self.timeout), "copying the model")
         if done.returncode:
+            # scp in its legacy protocol (OpenSSH < 9, or -O) exits 1 with "lost connection" when
+            # the host is down; only ssh's own 255 tells that apart from a copy that failed there.
+            self._check(_run([*self._ssh, self.destination, "true"], "install OpenSSH's client", self.timeout),
+                        "copying the model")
             raise RemoteError(f"copying to {self.destination}:{remote} failed: {_last_line(done.stderr)}")
 
     def run(self, command):
