@@ -5,7 +5,7 @@ import re
 
 from lce_models.data.images import sample_image
 from lce_models.evaluation.metrics import agreement
-from lce_models.models.bconv import ALPHA_BITS
+from lce_models.models.exact import grid
 from lce_models.torch_twin.mapping import torch_prefix
 
 import numpy as np
@@ -13,7 +13,7 @@ import tf_keras as keras
 import torch
 
 #: Unit outputs may differ by float rounding only: sums in another order (this much), and
-#: alpha's rounding to ``ALPHA_BITS`` bits, which goes the other way when the two frameworks'
+#: alpha's rounding to ``bconv.ALPHA_BITS`` bits, which goes the other way when the two frameworks'
 #: means of |W| differ in their last bit at a halfway point (``unit_tolerance``).
 UNIT_TOLERANCE = 1e-4
 #: Whole networks: sign flips from rounding cascade, as between Keras and LCE.
@@ -35,11 +35,11 @@ def unit_names(model):
 
 
 def unit_tolerance(model, name):
-    """``UNIT_TOLERANCE`` plus what one step of the rounded alpha on every tap of the unit's
-    binary conv can change."""
+    """``UNIT_TOLERANCE`` plus what one step of the rounded alpha (its last bit) on every tap of
+    the unit's binary conv can change."""
     conv = model.get_layer(f"{name}_bconv")
     taps = int(np.prod(conv.kernel.shape[:3]))
-    return UNIT_TOLERANCE + taps * float(conv.alpha().max()) * 2.0 ** (1 - ALPHA_BITS)
+    return UNIT_TOLERANCE + taps * float(grid(conv)[1].max())
 
 
 def unit_agreement(model, twin, config, size=(9, 11), seed=0):
