@@ -79,7 +79,7 @@ def test_accumulated_weights_match_numpy(options):
     convs = [layer for layer in model.layers if isinstance(layer, BAMConv2D)]
     assert [c.kernel.shape[:2] for c in convs] == [(3, 3), (1, 1), (1, 1)]
     for got, want in zip(convs, np_bam_kernels(convs, options)):
-        np.testing.assert_allclose(got.effective_kernel().numpy(), want, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(got.quantized_kernel().numpy(), want, rtol=1e-5, atol=1e-7)
 
 
 def test_solved_coefficients_are_the_least_squares_fit():
@@ -138,7 +138,7 @@ def test_lb_block_forward_matches_numpy(padding, rng):
         acc = sum(s * t.mean(-1, keepdims=True) * t for s, t in zip(scales, terms))
         gamma, beta, mean, var = model.get_layer(f"lb_{suffix}_bn").get_weights()
         z = (acc - mean) / np.sqrt(var + 1e-5) * gamma + beta
-        kernel = model.get_layer(f"lb_{suffix}_bconv").effective_kernel().numpy()
+        kernel = model.get_layer(f"lb_{suffix}_bconv").quantized_kernel().numpy()
         kernel = sign(kernel) * np_rounded(np.abs(kernel).max(axis=(0, 1, 2)))  # the conv rounds alpha
         a = a + np_conv(sign(z), kernel, 0.0 if padding == "zero" else 1.0)
     np.testing.assert_allclose(model.predict(x, verbose=0)[0], a, rtol=1e-4, atol=1e-4)
@@ -148,7 +148,7 @@ def test_gradients_reach_the_earlier_convolutions_of_a_group():
     model = lb_model()
     first, last = model.get_layer("lb_conv3x3_bconv"), model.get_layer("lb_conv1x1b_bconv")
     with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(last.effective_kernel() * tf.random.normal(last.kernel.shape))
+        loss = tf.reduce_sum(last.quantized_kernel() * tf.random.normal(last.kernel.shape))
     grads = tape.gradient(loss, [first.kernel, last.kernel])
     assert all(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
 

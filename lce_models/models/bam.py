@@ -146,7 +146,7 @@ class BAMConv2D(BinaryConv2D):
     """Binary convolution whose weight accumulates those of ``sources`` (paper Eq. 3-6).
 
     The input is binarized by ``approx_sign`` like every binary conv of the package; the
-    latent kernel is W_n, and the kernel the convolution uses is ``effective_kernel()``.
+    latent kernel is W_n, and the kernel the convolution uses is ``quantized_kernel()``.
     ``sources`` are the earlier ``BAMConv2D`` of the group, already built. Not serializable
     by config: networks are rebuilt from their ``NetworkConfig``.
     """
@@ -213,16 +213,14 @@ class BAMConv2D(BinaryConv2D):
             s = _standardize(s)
         return lq.quantizers.ste_sign(s)
 
-    def effective_kernel(self):
+    def quantized_kernel(self):
         """The weight the convolution uses: Sign(BN(...)) * E(|W_n|) (paper Eq. 3)."""
         alpha = tf.reduce_mean(tf.abs(self.kernel), axis=(0, 1, 2))
         return self.binary_sign() * tf.stop_gradient(alpha)
 
     def convolution_op(self, inputs, kernel):
-        return super().convolution_op(inputs, self.effective_kernel())
-
-    def quantized_kernel(self):
-        return self.effective_kernel()
+        # ``kernel`` is W_n through the layer's quantizer; the accumulated weight replaces it
+        return super().convolution_op(inputs, self.quantized_kernel())
 
     def frozen(self):
         """A plain ``BinaryConv2D`` of the same shape and name, for ``freezing.freeze``."""
