@@ -226,6 +226,7 @@ def test_evaluate_denoising_rows(capsys):
     "argv,message",
     [
         (["--sets", "Set9"], "no test set 'Set9'"),
+        (["--model", "bbcu-l", "--sets", "Set9"], "no test set 'Set9'"),
         (["--model", "bbcu-dn", "--sigma", "abc"], "bad level list"),
         (["--model", "bbcu-car", "--quality", "0"], "q 0 is out of range"),
         (["--model", "/nonexistent.tflite"], "model file not found"),

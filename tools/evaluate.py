@@ -56,12 +56,17 @@ def label(spec, config, fresh=False):
     return f"{config.name} (untrained)" if fresh else f"{quality.label_of(config)} (shipped)"
 
 
+def network_config(spec, scale):
+    """The configuration of a network name or model card, read without building the network."""
+    return model_card.read(spec)[0] if Path(spec).suffix.lower() == ".json" else loader.network_config(spec, scale)
+
+
 def fast_candidate(spec, args):
     """The Candidate of a network name or card on the fast path, or None where it does not apply."""
     rt = cache.fast_runtime(spec, args.scale, args.threads)
     if rt is None:
         return None
-    c = model_card.read(spec)[0] if Path(spec).suffix.lower() == ".json" else loader.network_config(spec, args.scale)
+    c = network_config(spec, args.scale)
     return Candidate(label(spec, c), f"{rt.engine}, whole images", NETWORKS[c.name].task, rt.channels, rt.scale,
                      lambda x: rt(x[None])[0].clip(0, 1), network=c.name)
 
@@ -89,14 +94,28 @@ def candidate(spec, args):
                      task, rt.channels, rt.scale, restore)
 
 
-def levels(task, args):
+def levels(task, scale, args):
     if task == "sr":
-        return [args.scale]
+        return [scale]
     text = args.sigma if task == "denoise" else args.quality
     try:
         return [float(v) if task == "denoise" else int(v) for v in text.split(",")]
     except ValueError:
         raise cli.UserError(f"bad level list {text!r}") from None
+
+
+def columns(task, scale, args):
+    """The table's (set, degradation) columns, each set's folders checked."""
+    sets = (args.sets or DEFAULT_SETS[task]).split(",")
+    try:
+        table = [(s, Degradation(task, level)) for s in sets for level in levels(task, scale, args)]
+    except ValueError as e:
+        raise cli.UserError(str(e)) from None
+    for set_name, degradation in table:
+        set_folders(set_name, degradation)
+    return table
+
+
 
 
 @cli.main
@@ -123,6 +142,9 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     model = None
+    if args.model != "bicubic" and not loader.is_model_file(args.model):
+        c = network_config(args.model, args.scale)
+        columns(NETWORKS[c.name].task, args.scale or c.scale, args)  # a mistake is refused before any conversion
     if args.model != "bicubic":
         model = candidate(args.model, args)
         if args.scale is not None and model.task == "sr" and args.scale != model.scale:
@@ -133,21 +155,15 @@ def main(argv=None):
     channels = model.channels if model else 3
     first = Candidate(BASELINES[task], "", task, channels, args.scale, baseline(task, args.scale))
     rows = [first] + ([model] if model else [])
-    sets = (args.sets or DEFAULT_SETS[task]).split(",")
-    try:
-        columns = [(s, Degradation(task, level)) for s in sets for level in levels(task, args)]
-    except ValueError as e:
-        raise cli.UserError(str(e)) from None
-    for set_name, degradation in columns:
-        set_folders(set_name, degradation)
+    table = columns(task, args.scale, args)
 
-    print("| model | " + " | ".join(f"{s} {d.label} PSNR / SSIM" for s, d in columns) + " |")
-    print("| --- |" + " --- |" * len(columns))
+    print("| model | " + " | ".join(f"{s} {d.label} PSNR / SSIM" for s, d in table) + " |")
+    print("| --- |" + " --- |" * len(table))
     results = {}
     for row in rows:
         results[row.label] = {"runs_as": row.how, "network": row.network, "scale": row.scale, "sets": {}}
         cells = []
-        for set_name, degradation in columns:
+        for set_name, degradation in table:
             r = evaluate(row.restore, set_name, degradation, row.channels, progress=True)
             results[row.label]["sets"].setdefault(set_name, {})[degradation.label] = r
             cells.append(f"{r['psnr']:.2f} / {r['ssim']:.4f}")
