@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
+from skimage.metrics import structural_similarity
 
 SPACES = ("y", "rgb", "gray")
 
@@ -50,13 +51,14 @@ def psnr(output, target, border=0, space="y"):
 
 def ssim(output, target, border=0, space="y"):
     """SSIM of Wang et al. 2004: 11x11 Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03,
-    peak 255, valid region, no downsampling; the mean over channels for ``"rgb"``."""
+    peak 255, valid region, no downsampling; the mean over channels for ``"rgb"``.
+
+    scikit-image's: it equals the formula written out in float64 (to 1e-14), where
+    tf.image.ssim is up to 4e-5 off on a B100 image, and takes 0.04 s where that takes 0.38 s
+    (a B100 image, 2 cores of an AMD EPYC, AVX2 only), most of a bicubic B100 evaluation."""
     a, b = _pair(output, target, border, space)
-    value = tf.image.ssim(
-        tf.constant(a, tf.float32), tf.constant(b, tf.float32), max_val=255.0,
-        filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03,
-    )
-    return float(value.numpy())
+    return float(structural_similarity(a, b, data_range=255, channel_axis=-1, gaussian_weights=True, sigma=1.5,
+                                       use_sample_covariance=False, win_size=11, K1=0.01, K2=0.03))
 
 
 @dataclass(frozen=True)
