@@ -104,7 +104,8 @@ def test_latent_terms_make_solved_coefficients_degenerate():
     from lce_models.models.bam import solve_coefficients
 
     terms = [s.kernel[1:2, 1:2] if s.kernel.shape[0] == 3 else s.kernel for s in conv.sources] + [conv.kernel]
-    np.testing.assert_allclose(solve_coefficients(conv.kernel, terms).numpy(), np.eye(3)[:, [2]] * np.ones((1, 8)), atol=1e-4)
+    np.testing.assert_allclose(solve_coefficients(conv.kernel, terms).numpy(), np.eye(3)[:, [2]] * np.ones((1, 8)),
+                               atol=1e-4)
 
 
 def test_activation_accumulation_matches_eq_10(rng):
@@ -141,7 +142,7 @@ def test_lb_block_forward_matches_numpy(padding, rng):
         kernel = model.get_layer(f"lb_{suffix}_bconv").quantized_kernel().numpy()
         kernel = sign(kernel) * np_rounded(np.abs(kernel).max(axis=(0, 1, 2)))  # the conv rounds alpha
         a = a + np_conv(sign(z), kernel, 0.0 if padding == "zero" else 1.0)
-    np.testing.assert_allclose(model.predict(x, verbose=0)[0], a, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(model(x, training=False).numpy()[0], a, rtol=1e-4, atol=1e-4)
 
 
 def test_gradients_reach_the_earlier_convolutions_of_a_group():
@@ -176,8 +177,8 @@ def test_freezing_keeps_the_outputs(variant, rng):
     assert frozen.config == model.config
     x = rng.random((1, 7, 9, 3), np.float32)
     want = model(x).numpy()  # eager, as validation during training calls it
-    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(frozen.predict(x, verbose=0), want, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(model(x, training=False).numpy(), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(frozen(x, training=False).numpy(), want, rtol=1e-5, atol=1e-4)
     assert freeze(frozen) is frozen  # nothing left to freeze
     for conv in (layer for layer in model.layers if isinstance(layer, BAMConv2D)):
         # the frozen kernel's mean|W| gives back the same rounded alpha
@@ -193,7 +194,7 @@ def test_hpb_block_converts_every_binary_conv_and_matches_keras(variant, rng):
     flatbuffer, census = convert_checked(model)
     assert census["LceBconv2d"] == 6 and census["CONV_2D"] == 0
     inputs = rng.normal(size=(3, 8, 8, 16)).astype(np.float32)
-    assert agreement(model.predict(inputs, verbose=0), run_tflite(flatbuffer, inputs)).max_abs_diff <= 1e-4
+    assert agreement(model(inputs, training=False).numpy(), run_tflite(flatbuffer, inputs)).max_abs_diff <= 1e-4
 
 
 # Xin et al., ECCV 2020, Table 3: Params (K) and MACs (G) for a 1280x720 output (x4).
@@ -242,7 +243,7 @@ def test_model_card_round_trip_keeps_the_options(tmp_path, rng):
     loaded = model_card.load(model_card.save(model, tmp_path / "m.json"))
     assert loaded.config == model.config and loaded.config.bam_options["reduce"] == "mean"
     x = rng.random((1, 5, 6, 3), np.float32)
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    np.testing.assert_array_equal(loaded(x, training=False).numpy(), model(x, training=False).numpy())
 
 
 def test_configuration_resolves_the_options():
@@ -264,7 +265,7 @@ def test_global_residual_adds_the_bilinear_upscale(name, residual, rng):
     last.set_weights([np.zeros_like(w) for w in last.get_weights()])
     x = rng.random((1, 5, 6, 3), np.float32)
     expected = tf.image.resize(x, (10, 12), "bilinear") if residual == "bilinear" else np.zeros((1, 10, 12, 3))
-    np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-5)
+    np.testing.assert_allclose(model(x, training=False).numpy(), expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("name,binary_convs", [("bsrn", 120), ("srresnet-bam", 32), ("vdsr-bam", 18)])
@@ -276,4 +277,4 @@ def test_whole_network_converts_and_agrees_on_a_real_image(name, binary_convs):
     flatbuffer, census = convert_checked(model)
     assert census["LceBconv2d"] == binary_convs
     x = sample_image(12, 16, 3)[None]
-    assert agreement(model.predict(x, verbose=0), run_tflite(flatbuffer, x)).psnr_db >= 50.0
+    assert agreement(model(x, training=False).numpy(), run_tflite(flatbuffer, x)).psnr_db >= 50.0

@@ -36,7 +36,7 @@ def test_unit_variant_converts_exactly(variant, padding, rng):
     # MUL: BinaryConv2D's multiply by alpha (after its exact sums) is folded into the LceBconv2d
     assert census["LceBconv2d"] == 1 and census["CONV_2D"] == 0 and census["MUL"] == 0
     x = rng.normal(size=(3, 8, 8, 4)).astype(np.float32)
-    assert agreement(model.predict(x, verbose=0), run_tflite(flatbuffer, x)).max_abs_diff <= 1e-4
+    assert agreement(model(x, training=False).numpy(), run_tflite(flatbuffer, x)).max_abs_diff <= 1e-4
 
 
 @pytest.mark.parametrize("part,channels,kwargs", [("H", 3, {"filters": 8}), ("U", 4, {}), ("T", 8, {"filters": 3})])
@@ -45,7 +45,7 @@ def test_part_variant_converts_exactly(part, channels, kwargs, padding, rng):
     model = unit_model(part, padding=padding, channels=channels, size=(8, 8), **kwargs)
     flatbuffer, _ = convert_checked(randomize_weights(model, seed=11))
     x = rng.normal(size=(3, 8, 8, channels)).astype(np.float32)
-    assert agreement(model.predict(x, verbose=0), run_tflite(flatbuffer, x)).max_abs_diff <= 1e-4
+    assert agreement(model(x, training=False).numpy(), run_tflite(flatbuffer, x)).max_abs_diff <= 1e-4
 
 
 def network(name, scale):
@@ -61,7 +61,7 @@ def test_network_converts_and_agrees_on_a_real_image(name, scale):
     flatbuffer, census = convert_checked(model)
     assert set(census) & {"LceBconv2d", "CONV_2D"}
     x = sample_image(12, 16, model.config.channels)[None]
-    result = agreement(model.predict(x, verbose=0), run_tflite(flatbuffer, x))
+    result = agreement(model(x, training=False).numpy(), run_tflite(flatbuffer, x))
     print(f"{name} x{scale}: {dict(census)} {result}")
     assert result.psnr_db >= 50.0
 

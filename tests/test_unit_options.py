@@ -36,7 +36,7 @@ def test_converts_and_agrees_on_a_real_image(config, binary, census):
     assert ops["LceBconv2d"] == binary
     assert {op: ops[op] for op in census} == census  # the float attention ops, counted
     x = sample_image(24, 32, 3)[None]
-    assert agreement(model.predict(x, verbose=0), run_tflite(flatbuffer, x)).psnr_db >= 50.0
+    assert agreement(model(x, training=False).numpy(), run_tflite(flatbuffer, x)).psnr_db >= 50.0
 
 
 @pytest.mark.parametrize("options", [{"attention": "spatial", **TRICKS}, {"estimator": "ede"}, {"balanced": True}])
@@ -46,7 +46,7 @@ def test_freezing_the_custom_quantizers_changes_no_output(options):
     frozen = freeze(model)
     assert frozen is not model
     x = sample_image(20, 28, 3)[None]
-    np.testing.assert_allclose(frozen.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(frozen(x, training=False).numpy(), model(x, training=False).numpy(), atol=1e-5)
 
 
 def test_unit_options_resolve_with_the_network_defaults():
