@@ -4,10 +4,11 @@ On x86-64 with the bit-packed kernel built, a network name or model card whose n
 binary convolutions runs as its bit-packed ONNX graph (``--to onnx-bitpacked``: outputs within
 the conversion guarantee of Keras's, verified when it is made). The first use converts and
 verifies it (a minute or so) and keeps the file beside the card (the shipped cards' in
-``~/.cache/lce_models``, as any card's whose folder is not writable), named by a hash of the card's weights and of the converter
-(its sources and tf2onnx's and onnx's versions): new weights or a changed converter make a new
-file, never a stale one. Beside it, ``.json``: the key and the memory its activations need per
-input pixel, which picks tile sizes within a memory budget.
+``~/.cache/lce_models``, as any card's whose folder is not writable), named by a hash of the
+card's weights and of the converter (its sources and tf2onnx's and onnx's versions): new
+weights or a changed converter make a new file, never a stale one. Beside it, ``.json``: the
+key and the memory its activations need per input pixel, which picks tile sizes within a
+memory budget.
 """
 
 import functools

@@ -3,8 +3,8 @@ TFLite's own memory plan (``lce_models.runtimes.arena``) of files converted at t
 
 Every tensor of these fully convolutional networks grows with the input's pixel count, so the
 plan is its fixed part (the model) plus a per-pixel part: one trial conversion (at the given
-size, or a smaller one of its aspect) gives the slope, the budget then names a height, and conversions at that height and the next one confirm
-it: the chosen size's plan fits and the next size's does not.
+size, or a smaller one of its aspect) gives the slope, the budget then names a height, and
+conversions at that height and the next one confirm it: the chosen size's plan fits and the next size's does not.
 """
 
 import math

@@ -279,7 +279,8 @@ def test_suite_table_and_quality_plot(tmp_path, monkeypatch, capsys):
     rows = json.loads((tmp_path / "s.json").read_text())["rows"]
     assert [(r["model"], r["backend"], r["psnr_db"]) for r in rows] == [
         ("bbcu-dn x1", f"LCE interpreter, {k} kernels", 30.1) for k in ("default", "indirect-bgemm")] + [
-        ("bbcu-dn x1", "onnxruntime CPU", 30.1), ("bbcu-dn x1", "fast path (onnxruntime + bit-packed binary convs)", 30.1)]
+        ("bbcu-dn x1", "onnxruntime CPU", 30.1),
+        ("bbcu-dn x1", "fast path (onnxruntime + bit-packed binary convs)", 30.1)]
     png = tmp_path / "suite" / "quality_latency.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = capsys.readouterr().out

@@ -46,7 +46,8 @@ def test_kernel_is_bit_exact(shape, pad, shifted, rng):
             got = bitpacked.conv3x3(x, weights, pad, threads, isa, bias, threshold)
             np.testing.assert_array_equal(got, expected, err_msg=f"{isa}, {threads} threads")
             got = bitpacked.conv3x3(x_nhwc, weights, pad, threads, isa, bias, threshold, nhwc=True)
-            np.testing.assert_array_equal(got, expected.transpose(0, 2, 3, 1), err_msg=f"NHWC, {isa}, {threads} threads")
+            np.testing.assert_array_equal(got, expected.transpose(0, 2, 3, 1),
+                                          err_msg=f"NHWC, {isa}, {threads} threads")
 
 
 def aligned_empty(shape, alignment=64):
@@ -87,8 +88,9 @@ UNIT_PARTS = {"all": ("slope", "shift", "residual", "activation"), "prelu+residu
 @pytest.mark.parametrize("parts", list(UNIT_PARTS))
 def test_whole_unit_is_bit_exact(shape, pad, parts, rng):
     """A BBCU unit in one call (conv, PReLU, shift, residual, an activation after it, an
-    upsampler's shuffle with the residual broadcast over its sub-pixels) equals the NumPy specification, each part alone or
-    together, every instruction set, 1 and 2 threads, with and without the threshold."""
+    upsampler's shuffle with the residual broadcast over its sub-pixels) equals the NumPy
+    specification, each part alone or together, every instruction set, 1 and 2 threads, with
+    and without the threshold."""
     c, h, w, r = shape
     o = c * r * r
     x = rng.normal(size=(2, h, w, c)).astype(np.float32)

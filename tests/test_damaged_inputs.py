@@ -24,7 +24,8 @@ def corpus(tmp_path_factory):
     png = (root / "good.png").read_bytes()
     files = {
         "empty.png": b"", "truncated.png": png[:40],
-        "empty.tflite": b"", "truncated.tflite": flatbuffer[: len(flatbuffer) // 2], "garbage.tflite": b"not a flatbuffer",
+        "empty.tflite": b"", "truncated.tflite": flatbuffer[: len(flatbuffer) // 2],
+        "garbage.tflite": b"not a flatbuffer",
         "empty.onnx": b"", "garbage.onnx": b"\x08\x07not onnx at all",
         "empty.json": b"", "list.json": (root / "card.json").read_text().replace('"network": {', '"network": [{')
                                                                       .replace('},\n  "weights"', '}],\n  "weights"')

@@ -33,7 +33,8 @@ def test_custom_op_is_the_kernel(rng):
     weights = bitpacked.PackedWeights(kernel)
     bias, threshold = rng.normal(size=o).astype(np.float32), rng.normal(size=c).astype(np.float32)
     x = rng.normal(size=(2, c, 9, 11)).astype(np.float32)
-    constants = [numpy_helper.from_array(weights.bits.view(np.int64), "bits"), numpy_helper.from_array(weights.alpha, "alpha"),
+    constants = [numpy_helper.from_array(weights.bits.view(np.int64), "bits"),
+                 numpy_helper.from_array(weights.alpha, "alpha"),
                  numpy_helper.from_array(weights.ones, "ones"), numpy_helper.from_array(bias, "bias"),
                  numpy_helper.from_array(threshold, "threshold")]
     cases = {(): (None, None), ("bias",): (bias, None), ("", "threshold"): (None, threshold),
@@ -48,7 +49,8 @@ def test_custom_op_is_the_kernel(rng):
             proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
                                                             helper.make_opsetid(bitpacked_session.DOMAIN, 1)])
             session = bitpacked_session.session(proto.SerializeToString(), 2, isa=isa)
-            np.testing.assert_array_equal(session.run(None, {"x": x})[0], bitpacked.reference_conv3x3(x, kernel, pad, b, t),
+            np.testing.assert_array_equal(session.run(None, {"x": x})[0],
+                                          bitpacked.reference_conv3x3(x, kernel, pad, b, t),
                                           err_msg=f"{pad} {optional} {isa}")
     bitpacked_session.session(proto.SerializeToString())  # the best instruction set again for later sessions
 
@@ -64,16 +66,17 @@ def test_custom_op_runs_a_whole_unit(r, rng):
     weights = bitpacked.PackedWeights(kernel)
     values = {"bias": rng.normal(size=o), "threshold": rng.normal(size=c), "slope": rng.normal(size=o),
               "shift": rng.normal(size=o), "activation": rng.normal(size=c)}
-    constants = [numpy_helper.from_array(weights.bits.view(np.int64), "bits"), numpy_helper.from_array(weights.alpha, "alpha"),
-                 numpy_helper.from_array(weights.ones, "ones")]
+    constants = [numpy_helper.from_array(weights.bits.view(np.int64), "bits"),
+                 numpy_helper.from_array(weights.alpha, "alpha"), numpy_helper.from_array(weights.ones, "ones")]
     constants += [numpy_helper.from_array(np.float32(v), k) for k, v in values.items()]
-    node = helper.make_node("BinaryConv3x3", ["x", "bits", "alpha", "ones", "bias", "threshold", "slope", "shift", "res",
-                                              "activation"],
+    node = helper.make_node("BinaryConv3x3",
+                            ["x", "bits", "alpha", "ones", "bias", "threshold", "slope", "shift", "res", "activation"],
                             ["y"], domain=bitpacked_session.DOMAIN, pad_zero=1, nhwc=1, shuffle=r)
     graph = helper.make_graph(
         [node], "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, [None, None, None, c]) for n in ("x", "res")],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None, None, c])], constants)
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(bitpacked_session.DOMAIN, 1)])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid(bitpacked_session.DOMAIN, 1)])
     x, res = (rng.normal(size=(2, 5, 9, c)).astype(np.float32) for _ in range(2))
     expected = bitpacked.reference_unit(x, kernel, "zero", residual=res, shuffle=r,
                                         **{k: np.float32(v) for k, v in values.items()})

@@ -11,7 +11,8 @@ from converters.onnx import binary_weight_convs, check_binary_weights, convert, 
 from converters.tflite import ConversionError
 
 
-@pytest.mark.parametrize("name,scale", [("bbcu-l", 4), ("bbcu-m", 3), ("srresnet-fp", 2), ("bbcu-car", 1), ("bsrn", 3), ("srresnet-bam", 2)])
+@pytest.mark.parametrize("name,scale", [("bbcu-l", 4), ("bbcu-m", 3), ("srresnet-fp", 2), ("bbcu-car", 1), ("bsrn", 3),
+                                        ("srresnet-bam", 2)])
 def test_onnx_matches_keras_at_any_size(name, scale, rng):
     model = randomize_weights(build_model(NetworkConfig(name, scale, depth=2)), seed=4)
     proto = convert(model)

@@ -52,7 +52,8 @@ def main(argv=None):
         crops = [Crop.parse(c) for c in args.crop or DEFAULT_CROPS]
     except ValueError as e:
         raise cli.UserError(str(e)) from None
-    methods = [("bicubic", bicubic(args.scale))] + [(label, keras_restorer(m)) for label, m in models(args.models, args.scale)]
+    methods = [("bicubic", bicubic(args.scale))]
+    methods += [(label, keras_restorer(m)) for label, m in models(args.models, args.scale)]
     rows = []
     for crop in crops:
         try:

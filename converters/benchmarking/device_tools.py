@@ -46,7 +46,8 @@ class ElfFacts:
     lce_ops: list = field(default_factory=list)
 
     def line(self):
-        system = "Android" if self.android else ("Linux, glibc >= " + self.glibc.removeprefix("GLIBC_") if self.glibc else "Linux")
+        glibc = "Linux, glibc >= " + self.glibc.removeprefix("GLIBC_") if self.glibc else "Linux"
+        system = "Android" if self.android else glibc
         ops = ", ".join(self.lce_ops) or "none"
         return f"{self.name}: {self.bits}-bit {self.machine} ELF for {system}; LCE ops: {ops}"
 

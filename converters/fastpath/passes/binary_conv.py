@@ -38,7 +38,8 @@ def binary_convs(graph, constants):
             source, transpose = back.input[0], False  # NCHW -> NHWC -> NCHW: take the NCHW tensor
         source, threshold = sign_threshold(source, weights.channels, not transpose, index, constants)
         if transpose:
-            nodes.append(helper.make_node("Transpose", [source], [f"{stem}_nchw"], name=f"{stem}_nchw", perm=[0, 3, 1, 2]))
+            nodes.append(helper.make_node("Transpose", [source], [f"{stem}_nchw"], name=f"{stem}_nchw",
+                                          perm=[0, 3, 1, 2]))
             source = f"{stem}_nchw"
         inputs = [source] + [initializer(graph, constants, f"{stem}_{name}", value) for name, value in
                              (("bits", weights.bits.view(np.int64)), ("alpha", weights.alpha), ("ones", weights.ones))]

@@ -79,8 +79,8 @@ def fold_shifts(graph, constants):
                 absorbed[x].add(at)
             continue
         shift, residual, zeta, prelu_out = units[at]
-        source = shift_source(x, index, constants) if x not in offset and readers[x] == {at, position[residual.output[0]]} \
-            else None
+        only_here = x not in offset and readers[x] == {at, position[residual.output[0]]}
+        source = shift_source(x, index, constants) if only_here else None
         if source is not None:  # the upsampler's output comes out already shifted by zeta
             up, name, r = source
             value = constants[name] + np.tile(zeta, r * r).astype(np.float32)

@@ -47,7 +47,8 @@ def narrow_conv(graph, constants):
             make("Gemm", [const["taps"], f"{stem}_pixels"], [f"{stem}_flat"], name=f"{stem}_gemm", transB=1),
             make("Shape", [transpose.input[0]], [f"{stem}_shape"], name=f"{stem}_shape"),
             make("Slice", [f"{stem}_shape", const["nhw_start"], const["nhw_end"]], [f"{stem}_nhw"], name=f"{stem}_nhw"),
-            make("Concat", [const["lead"], f"{stem}_nhw"], [f"{stem}_planes_shape"], name=f"{stem}_planes_shape", axis=0),
+            make("Concat", [const["lead"], f"{stem}_nhw"], [f"{stem}_planes_shape"], name=f"{stem}_planes_shape",
+                 axis=0),
             make("Reshape", [f"{stem}_flat", f"{stem}_planes_shape"], [f"{stem}_planes"], name=f"{stem}_planes"),
             make("Pad", [f"{stem}_planes", const["pads"]], [f"{stem}_padded"], name=f"{stem}_padded")]
         for t in range(9):
@@ -58,7 +59,8 @@ def narrow_conv(graph, constants):
                 np.int64))
             nodes.append(make("Slice", [f"{stem}_padded", start, end, const["axes"]], [f"{stem}_tap{t}"],
                               name=f"{stem}_tap{t}"))
-        nodes += [make("Sum", [f"{stem}_tap{t}" for t in range(9)] + [const["bias"]], [f"{stem}_sum"], name=f"{stem}_sum"),
+        nodes += [make("Sum", [f"{stem}_tap{t}" for t in range(9)] + [const["bias"]], [f"{stem}_sum"],
+                       name=f"{stem}_sum"),
                   make("Transpose", [f"{stem}_sum"], list(conv.output), name=stem, perm=[1, 0, 2, 3])]
         replaced[at] = nodes
     splice(graph, replace(graph, replaced))

@@ -57,7 +57,8 @@ def to_nhwc(graph, constants):
     def enter(name):  # an NCHW tensor from outside, as NHWC
         if name not in entered:
             entered[name] = f"{name}_nhwc"
-            nodes.append(helper.make_node("Transpose", [name], [entered[name]], name=f"{name}_to_nhwc", perm=[0, 2, 3, 1]))
+            nodes.append(helper.make_node("Transpose", [name], [entered[name]], name=f"{name}_to_nhwc",
+                                          perm=[0, 2, 3, 1]))
         return entered[name]
 
     def constant(name):

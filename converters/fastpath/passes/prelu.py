@@ -35,7 +35,8 @@ def prelu(graph, constants):
             new = [helper.make_node("PRelu", [positive.input[0], slope],
                                     [node.output[0] if shift is None else f"{stem}_out"], name=stem)]
             if shift is not None:
-                new.append(helper.make_node("Add", [f"{stem}_out", shift_value], [node.output[0]], name=f"{stem}_shift"))
+                new.append(helper.make_node("Add", [f"{stem}_out", shift_value], [node.output[0]],
+                                            name=f"{stem}_shift"))
             replaced[at] = new
             break
     splice(graph, replace(graph, replaced))

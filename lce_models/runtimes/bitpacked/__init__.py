@@ -106,7 +106,8 @@ def isa_number(isa):
     if isa is None:
         return library().bp_best_isa()
     if isa not in available_isas():
-        raise FastPathError(f"instruction set {isa!r} is not available here; this CPU runs {', '.join(available_isas())}")
+        raise FastPathError(f"instruction set {isa!r} is not available here; "
+                            f"this CPU runs {', '.join(available_isas())}")
     return ISAS.index(isa)
 
 
