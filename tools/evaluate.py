@@ -116,8 +116,6 @@ def columns(task, scale, args):
     return table
 
 
-
-
 @cli.main
 def main(argv=None):
     p = cli.parser(__doc__)
@@ -141,10 +139,10 @@ def main(argv=None):
     p.add_argument("--json", help="also write the results (per image too) to this file")
     args = p.parse_args(argv)
 
-    model = None
+    model, table = None, None
     if args.model != "bicubic" and not loader.is_model_file(args.model):
         c = network_config(args.model, args.scale)
-        columns(NETWORKS[c.name].task, args.scale or c.scale, args)  # a mistake is refused before any conversion
+        table = columns(NETWORKS[c.name].task, args.scale or c.scale, args)  # mistakes refused before any conversion
     if args.model != "bicubic":
         model = candidate(args.model, args)
         if args.scale is not None and model.task == "sr" and args.scale != model.scale:
@@ -155,7 +153,7 @@ def main(argv=None):
     channels = model.channels if model else 3
     first = Candidate(BASELINES[task], "", task, channels, args.scale, baseline(task, args.scale))
     rows = [first] + ([model] if model else [])
-    table = columns(task, args.scale, args)
+    table = table or columns(task, args.scale, args)
 
     print("| model | " + " | ".join(f"{s} {d.label} PSNR / SSIM" for s, d in table) + " |")
     print("| --- |" + " --- |" * len(table))
